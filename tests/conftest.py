@@ -1,0 +1,42 @@
+"""Shared fixtures and the test tiers (markers follow the directory a test lives in)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers.paths import TEST_OUTPUT, comfyui_dir, golden_dir
+
+TIERS = ("unit", "parity", "host", "e2e", "ui")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        for tier in TIERS:
+            if tier in parts:
+                item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(scope="session")
+def golden() -> Path:
+    path = golden_dir()
+    if not (path / "manifest.json").is_file():
+        pytest.skip(f"golden folder {path} is absent (set UNIAVGEN_GOLDEN_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def comfy_root() -> Path:
+    path = comfyui_dir()
+    if path is None or not (path / "main.py").is_file():
+        pytest.fail("ComfyUI host not found: run through `bash scripts/test.sh`, which sets "
+                    "UNIAVGEN_COMFYUI_DIR, or set it to a ComfyUI 0.3.75 checkout")
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_output() -> Path:
+    TEST_OUTPUT.mkdir(exist_ok=True)
+    return TEST_OUTPUT

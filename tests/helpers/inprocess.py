@@ -1,0 +1,47 @@
+"""The real ComfyUI imported into the test process (CPU), with the pack loaded the way ComfyUI does."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from .paths import REPO_ROOT
+
+_PACK_DIR_NAME = "ComfyUI-UniAVGen"
+
+
+def boot_comfy(comfyui_dir: Path) -> None:
+    """Put ComfyUI on sys.path and force CPU before anything touches devices."""
+    root = str(comfyui_dir)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from comfy.cli_args import args
+
+    args.cpu = True
+    import comfy.options
+
+    comfy.options.enable_args_parsing(False)
+
+
+def load_pack(custom_nodes_dir: Path) -> ModuleType:
+    """Load the pack through ComfyUI's own custom-node loader; returns the imported module."""
+    import nodes
+
+    link = custom_nodes_dir / _PACK_DIR_NAME
+    if not link.exists():
+        link.symlink_to(REPO_ROOT, target_is_directory=True)
+    module_path = str(link)
+    ok = asyncio.run(nodes.load_custom_node(module_path))
+    if not ok:
+        raise RuntimeError(f"ComfyUI could not load the pack from {module_path}")
+    return sys.modules[module_path.replace(".", "_x_")]
+
+
+def load_builtin_nodes() -> None:
+    """The comfy_extras nodes (CreateVideo, SaveVideo, audio nodes, ...)."""
+    import nodes
+
+    if "CreateVideo" not in nodes.NODE_CLASS_MAPPINGS:
+        asyncio.run(nodes.init_builtin_extra_nodes())

@@ -1,0 +1,22 @@
+"""In-process ComfyUI: booted once per session, CPU only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers.inprocess import boot_comfy, load_builtin_nodes, load_pack
+
+
+@pytest.fixture(scope="session")
+def comfy(comfy_root: Path, tmp_path_factory) -> Path:
+    boot_comfy(comfy_root)
+    return comfy_root
+
+
+@pytest.fixture(scope="session")
+def pack(comfy, tmp_path_factory):
+    custom_nodes = tmp_path_factory.mktemp("custom_nodes")
+    load_builtin_nodes()
+    return load_pack(custom_nodes)
