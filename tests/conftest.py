@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.paths import TEST_OUTPUT, comfyui_dir, golden_dir
+from helpers.comfy_server import ComfyServer, HostLayout
+from helpers.paths import REPO_ROOT, TEST_OUTPUT, comfyui_dir, golden_dir
 
 TIERS = ("unit", "parity", "host", "e2e", "ui")
 
@@ -40,3 +41,20 @@ def comfy_root() -> Path:
 def test_output() -> Path:
     TEST_OUTPUT.mkdir(exist_ok=True)
     return TEST_OUTPUT
+
+
+@pytest.fixture(scope="session")
+def host_layout(tmp_path_factory) -> HostLayout:
+    """Folders of the session's ComfyUI server; the pack is linked in as a custom node."""
+    layout = HostLayout(tmp_path_factory.mktemp("comfy_host"))
+    layout.link_pack(REPO_ROOT, "ComfyUI-UniAVGen")
+    return layout
+
+
+@pytest.fixture(scope="session")
+def server(comfy_root: Path, host_layout: HostLayout):
+    """One real ComfyUI server per test session (e2e and ui tiers), ended by its PID."""
+    srv = ComfyServer(comfy_root, host_layout)
+    srv.start()
+    yield srv
+    srv.stop()
