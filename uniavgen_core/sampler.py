@@ -113,6 +113,7 @@ def guide(cond: Tensor, uncond: Tensor, scale: float) -> Tensor:
     return uncond + scale * (cond - uncond)
 
 
+@torch.no_grad()
 def sample(video_dit, audio_dit, inputs: TaskInputs, settings: SamplerSettings, *,
            noise: Noise | None = None, callback: StepCallback | None = None,
            forward: Forward = joint_forward) -> SampleResult:
