@@ -75,7 +75,7 @@ class Noise(NamedTuple):
     audio: Tensor   # [1, T_a, 80]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # tensor fields: compare by identity
 class SampleResult:
     video: Tensor          # [1, 48, F, H, W] final normalised latents (generate()'s return)
     audio: Tensor          # [1, T_a, 80] final normalised mel

@@ -56,7 +56,7 @@ TASK_SPECS: dict[Task, TaskSpec] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # tensor fields: compare by identity
 class TaskInputs:
     """Everything one sampling run is conditioned on, validated at construction.
 
