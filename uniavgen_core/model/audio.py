@@ -12,9 +12,10 @@ from torch import Tensor, nn
 
 from ..config import AudioDiTConfig
 from .attention import AttentionFn, sdpa_attention
-from .blocks import ModulatedHead, WanBlock, default_ops, gelu_mlp, time_mlp, time_projection
+from .blocks import ModulatedHead, WanBlock, gelu_mlp, time_mlp, time_projection
 from .interaction import IndexTables, V2ABlock
 from .modulation import TokenTime, sinusoidal_embedding
+from .ops import default_ops
 from .rope import RopeCache
 from .text_encoder import CharTextEncoder
 from .video import resolve_compute_dtype

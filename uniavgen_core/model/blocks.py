@@ -7,20 +7,15 @@ Every layer comes from `operations` (default torch.nn) so ComfyUI can pass comfy
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import torch
 from torch import Tensor, nn
 
 from .attention import AttentionFn
 from .modulation import TokenTime, by_segment, gated_add, modulate
+from .ops import default_ops
 from .rope import apply_rope
 
 Rope = tuple[Tensor, Tensor]  # cos, sin [L, d/2]
-
-
-def default_ops(operations) -> SimpleNamespace | object:
-    return nn if operations is None else operations
 
 
 def cast_like(p: Tensor, x: Tensor) -> Tensor:

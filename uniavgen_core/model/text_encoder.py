@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .blocks import cast_like, default_ops
+from .blocks import cast_like
+from .ops import default_ops
 
 
 class GRN(nn.Module):

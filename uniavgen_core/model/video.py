@@ -17,9 +17,10 @@ from torch import Tensor, nn
 
 from ..config import VideoDiTConfig
 from .attention import AttentionFn, sdpa_attention
-from .blocks import ModulatedHead, WanBlock, default_ops, gelu_mlp, time_mlp, time_projection
+from .blocks import ModulatedHead, WanBlock, gelu_mlp, time_mlp, time_projection
 from .interaction import A2VBlock, IndexTables
 from .modulation import TokenTime, sinusoidal_embedding
+from .ops import default_ops
 from .rope import RopeCache
 
 log = logging.getLogger(__name__)
