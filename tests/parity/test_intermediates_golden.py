@@ -59,7 +59,7 @@ def _recompute(golden, models) -> dict[str, torch.Tensor]:
         j = fusion[i]
         vq, sa = state_v[:, hw:], state_a[:, r:]
         mask = ref[f"a2v_blocks.{j}.mask_head.out"]
-        mine[f"a2v_blocks.{j}.mask_head.out"] = vdit.a2v_blocks[j].face_mask(vq, p.time_v.drop(hw))
+        mine[f"a2v_blocks.{j}.mask_head.out"] = vdit.a2v_blocks[j].face_mask(vq, p.time_mask)
         windows = vdit.tables.windows(sa.shape[1], p.frames, vq.device)
         mine[f"a2v_blocks.{j}.out"] = vdit.a2v_blocks[j].fuse(
             vq, sa, mask, windows, hw, 0, vdit.rope.get("grid", spatial, vq.device),

@@ -35,14 +35,17 @@ class _Pass:
     audio_cond: int
     time_v: TokenTime
     time_a: TokenTime
+    time_mask: TokenTime        # time_v without the ref frame: conditions the A2V face-mask head
     ctx_v: Tensor               # [b, 512, D]
     ctx_a: Tensor               # [b, n, Da]
     text_lens: Tensor | None    # key lengths of the audio text cross-attention (None: all valid)
     rope_v: Rope
     rope_a: Rope
     rope_text: Rope
-    a2v: list[bool]             # per sample
+    a2v: list[bool]             # per sample: this direction updates the sample
     v2a: list[bool]
+    a2v_gate: Tensor | None     # [b, 1, 1] 0/1 when the samples differ, None when all are on
+    v2a_gate: Tensor | None
 
     @property
     def hw(self) -> int:
@@ -61,6 +64,12 @@ class _Pass:
         return any(self.v2a) and self.audio_cond < self.target_len
 
 
+def _gate(active: list[bool], like: Tensor) -> Tensor | None:
+    if all(active):
+        return None
+    return torch.tensor(active, device=like.device, dtype=like.dtype)[:, None, None]
+
+
 def _prepare(vdit: VideoDiT, adit: AudioDiT, video: Tensor, audio: Tensor, t: Tensor, inp: JointInputs,
              flags: Sequence[PassFlags]) -> tuple[Tensor, Tensor, _Pass]:
     device = video.device
@@ -77,6 +86,8 @@ def _prepare(vdit: VideoDiT, adit: AudioDiT, video: Tensor, audio: Tensor, t: Te
     x_a = adit.embed_audio(torch.cat(pieces, dim=1))
     ctx_a, text_lens = adit.encode_text(inp.text_ids.to(device), inp.text_lens)
     t = t.reshape(-1).to(device=device, dtype=torch.float32).expand(video.shape[0])
+    time_v = vdit.time_embed(t, min(x_v.shape[1], hw * (1 + inp.video_cond)), x_v.shape[1])
+    a2v, v2a = [f.a2v for f in flags], [f.v2a for f in flags]
     p = _Pass(
         grid=grid,
         ref_len=0 if inp.ref_mel is None else inp.ref_mel.shape[1],
@@ -84,25 +95,26 @@ def _prepare(vdit: VideoDiT, adit: AudioDiT, video: Tensor, audio: Tensor, t: Te
         video_cond=inp.video_cond,
         audio_cond=inp.audio_cond,
         # ref frame and video_cond frames are clean (t = 0); audio has one t for all tokens
-        time_v=vdit.time_embed(t, min(x_v.shape[1], hw * (1 + inp.video_cond)), x_v.shape[1]),
+        time_v=time_v,
         time_a=adit.time_embed(t, inp.audio_cond > 0, x_a.shape[1]),
+        time_mask=time_v.drop(hw),
         ctx_v=vdit.embed_text(inp.t5_context, device),
         ctx_a=ctx_a,
         text_lens=text_lens,
         rope_v=vdit.rope.get("grid", grid, device),
         rope_a=adit.rope.get("line", x_a.shape[1], device),
         rope_text=adit.rope.get("line", ctx_a.shape[1], device),
-        a2v=[f.a2v for f in flags],
-        v2a=[f.v2a for f in flags],
+        a2v=a2v,
+        v2a=v2a,
+        a2v_gate=_gate(a2v, x_v),
+        v2a_gate=_gate(v2a, x_a),
     )
     return x_v, x_a, p
 
 
-def _gated(update: Tensor, active: list[bool]) -> Tensor:
+def _gated(update: Tensor, gate: Tensor | None) -> Tensor:
     """Zero the update of samples whose flag turns this direction off (official: `* (1 - flag)`)."""
-    if all(active):
-        return update
-    return update * torch.tensor(active, device=update.device, dtype=update.dtype)[:, None, None]
+    return update if gate is None else update * gate.to(update.dtype)
 
 
 def _fuse(vdit: VideoDiT, adit: AudioDiT, j: int, x_v: Tensor, x_a: Tensor,
@@ -117,20 +129,20 @@ def _fuse(vdit: VideoDiT, adit: AudioDiT, j: int, x_v: Tensor, x_a: Tensor,
     device = x_v.device
     a2v = vdit.a2v_blocks[j]
     vq, sa = x_v[:, p.hw:], x_a[:, p.ref_len:]
-    mask = a2v.face_mask(vq, p.time_v.drop(p.hw))            # [b, F*hw, 1], used by both directions
+    mask = a2v.face_mask(vq, p.time_mask)                    # [b, F*hw, 1], used by both directions
     spatial = (1, p.grid[1], p.grid[2])
     new_v, new_a = x_v, x_a
     if p.run_v2a:
         fa = adit.v2a_blocks[j].fuse(sa, vq, mask, adit.tables.interp(sa.shape[1], p.frames, device), p.hw,
                                      p.audio_cond, adit.rope.get("grid", spatial, device), adit.attention)
         start = p.ref_len + p.audio_cond
-        new_a = torch.cat([x_a[:, :start], x_a[:, start:] + _gated(fa.to(x_a.dtype), p.v2a)], dim=1)
+        new_a = torch.cat([x_a[:, :start], x_a[:, start:] + _gated(fa.to(x_a.dtype), p.v2a_gate)], dim=1)
     if p.run_a2v:
         windows = vdit.tables.windows(sa.shape[1], p.frames, device)
         fv = a2v.fuse(vq, sa, mask, windows, p.hw, p.video_cond, vdit.rope.get("grid", spatial, device),
                       vdit.rope.get("window", windows.shape[1], device), vdit.attention)
         start = p.hw * (1 + p.video_cond)
-        new_v = torch.cat([x_v[:, :start], x_v[:, start:] + _gated(fv, p.a2v)], dim=1)
+        new_v = torch.cat([x_v[:, :start], x_v[:, start:] + _gated(fv, p.a2v_gate)], dim=1)
     return new_v, new_a
 
 

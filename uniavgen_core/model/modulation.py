@@ -24,16 +24,15 @@ class TokenTime:
     lengths: tuple[int, ...]   # token count of each of the s segments (sums to L)
 
     def drop(self, n: int) -> TokenTime:
-        """The same conditioning for the tokens after the first n."""
-        keep, lengths = [], []
+        """The same conditioning for the tokens after the first n (a suffix of the segments)."""
+        first, lengths = len(self.lengths), []
         for i, length in enumerate(self.lengths):
             cut = min(n, length)
             n -= cut
-            if length - cut > 0:
-                keep.append(i)
+            if length > cut:
+                first = min(first, i)
                 lengths.append(length - cut)
-        index = torch.tensor(keep, device=self.e.device)
-        return TokenTime(self.e.index_select(1, index), self.e0.index_select(1, index), tuple(lengths))
+        return TokenTime(self.e[:, first:], self.e0[:, first:], tuple(lengths))
 
 
 def by_segment(lengths: Sequence[int], fn: Callable[..., Tensor], tokens: Sequence[Tensor],
