@@ -46,19 +46,20 @@ def read_header(path: Path) -> tuple[dict[str, TensorInfo], dict[str, str]]:
     """Tensor table and `__metadata__` of one safetensors file; raises CheckpointError."""
     size = path.stat().st_size
     with open(path, "rb") as f:
-        head = f.read(8)
-        if head[:2] == b"PK" or head[:1] == b"\x80":
+        head = f.read(9)
+        n = int.from_bytes(head[:8], "little")
+        plausible = len(head) == 9 and head[8:] == b"{" and n <= MAX_HEADER_BYTES
+        if not plausible and (head[:4] == b"PK\x03\x04" or head[:1] == b"\x80"):
             raise CheckpointError(f"{path} is a PyTorch pickle/zip checkpoint, not safetensors: "
                                   f"{PICKLE_HINT}")
-        if len(head) < 8:
+        if len(head) < 9:
             raise CheckpointError(f"{path} is {size} bytes long, too short for a safetensors file")
-        n = int.from_bytes(head, "little")
-        if n > MAX_HEADER_BYTES or 8 + n > size:
+        if not plausible or 8 + n > size:
             raise CheckpointError(f"{path} is not a valid safetensors file (header length {n} for a "
                                   f"{size}-byte file): truncated or another format; re-download or "
                                   "convert it")
         try:
-            header = json.loads(f.read(n).decode("utf-8"))
+            header = json.loads((b"{" + f.read(n - 1)).decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise CheckpointError(f"{path} has an unreadable safetensors header ({e}); "
                                   "re-download it") from None

@@ -10,6 +10,7 @@ from safetensors.torch import load_file, save_file
 
 from helpers import tiny
 from uniavgen_core.checkpoint import CheckpointError, load_audio_dit, load_uniavgen, load_video_dit
+from uniavgen_core.safetensors_io import read_header, read_tensor
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +135,14 @@ def test_unknown_head_count_is_explained(tmp_path, models):
     (tmp_path / "config.json").unlink()
     with pytest.raises(CheckpointError, match="cannot infer the video DiT config: .*config.json"):
         load_video_dit(path)
+
+
+@pytest.mark.parametrize("length", [0x180, 0x4B50])   # header lengths whose first bytes read 0x80 / "PK"
+def test_header_length_is_not_mistaken_for_pickle_magic(tmp_path, length):
+    header = json.dumps({"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    header += b" " * (length - len(header))     # the format allows trailing spaces
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(length.to_bytes(8, "little") + header + torch.tensor([1.0, 2.0]).numpy().tobytes())
+    table, _ = read_header(path)
+    with open(path, "rb") as f:
+        assert read_tensor(f, table["x"]).tolist() == [1.0, 2.0]

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from ..config import AudioDiTConfig
 from .attention import AttentionFn, sdpa_attention
-from .blocks import ModulatedHead, WanBlock, gelu_mlp, time_mlp, time_projection
+from .blocks import ModulatedHead, WanBlock, gelu_mlp, random_param, time_mlp, time_projection
 from .interaction import IndexTables, V2ABlock
 from .modulation import TokenTime, sinusoidal_embedding
 from .ops import default_ops
@@ -32,7 +32,7 @@ class AudioDiT(nn.Module):
         self.audio_embedding = gelu_mlp(c.mel_dim, c.dim, operations, **kw)
         # Right-padding of shorter samples in the official batch code; never used here because
         # every sample of a batch has the same mel length. Kept for strict loading.
-        self.audio_padding = nn.Parameter(torch.randn(c.dim, **kw))
+        self.audio_padding = random_param(c.dim, std=1.0, **kw)
         self.text_embedding = CharTextEncoder(c.vocab_size, c.text_width, c.text_blocks, c.text_mult,
                                               c.text_max_pos, operations, **kw)
         self.text_proj = ops.Linear(c.text_width, c.dim, bias=False, **kw)

@@ -27,6 +27,23 @@ def cast_like(p: Tensor, x: Tensor) -> Tensor:
     return p.to(device=x.device, dtype=x.dtype)
 
 
+def random_param(*shape: int, std: float, device=None, dtype=None) -> nn.Parameter:
+    """A bare N(0, std²) parameter, left uninitialised on the meta device.
+
+    Random or arithmetic ops on meta tensors import torch's Python decompositions and sympy
+    (~150 MB of host RAM) for nothing: loaded weights are assigned right after construction.
+    """
+    p = torch.empty(*shape, device=device, dtype=dtype)
+    if p.device.type != "meta":
+        p.normal_(0.0, std)
+    return nn.Parameter(p)
+
+
+def modulation_table(rows: int, dim: int, device=None, dtype=None) -> nn.Parameter:
+    """[1, rows, dim] adaLN table, N(0, 1/dim) as upstream."""
+    return random_param(1, rows, dim, std=dim**-0.5, device=device, dtype=dtype)
+
+
 class QKVAttention(nn.Module):
     """q/k/v/o projections with RMS norms over the full q/k width, before the split into heads."""
 
@@ -81,7 +98,7 @@ class WanBlock(nn.Module):
         self.ffn = nn.Sequential(ops.Linear(dim, ffn_dim, device=device, dtype=dtype),
                                  nn.GELU(approximate="tanh"),
                                  ops.Linear(ffn_dim, dim, device=device, dtype=dtype))
-        self.modulation = nn.Parameter(torch.randn(1, 6, dim, device=device, dtype=dtype) / dim**0.5)
+        self.modulation = modulation_table(6, dim, device, dtype)
 
     def forward(self, x: Tensor, time: TokenTime, attn: AttentionFn, rope: Rope, context: Tensor,
                 context_rope: Rope | None = None, context_lens: Tensor | None = None) -> Tensor:
@@ -114,7 +131,7 @@ class ModulatedHead(nn.Module):
         ops = default_ops(operations)
         self.norm = ops.LayerNorm(dim, eps=eps, elementwise_affine=False, device=device, dtype=dtype)
         self.head = ops.Linear(dim, out_dim, device=device, dtype=dtype)
-        self.modulation = nn.Parameter(torch.randn(1, 2, dim, device=device, dtype=dtype) / dim**0.5)
+        self.modulation = modulation_table(2, dim, device, dtype)
 
     def forward(self, x: Tensor, e: Tensor, lengths: tuple[int, ...]) -> Tensor:
         """x [b, L, D]; e [b, s, D] time embedding per segment of `lengths`."""
