@@ -33,19 +33,19 @@ def test_video_grid_rope():
                        p1[:h].view(1, h, 1, -1).expand(f, h, w, c1),
                        p2[:w].view(1, 1, w, -1).expand(f, h, w, c2)], dim=-1).reshape(f * h * w, -1)
     x = torch.randn(2, f * h * w, 3, d)
-    cos, sin = RopeCache(d).get("grid", (f, h, w), x.device)
-    assert torch.allclose(apply_rope(x, cos, sin).double(), _rotate(x, table), atol=1e-5)
+    rope = RopeCache(d).get("grid", (f, h, w), x.device)
+    assert torch.allclose(apply_rope(x, rope).double(), _rotate(x, table), atol=1e-5)
 
 
 def test_audio_line_rope_and_slicing():
     d, n = 16, 700
     x = torch.randn(1, n, 2, d)
     cache = RopeCache(d)
-    cos, sin = cache.get("line", n, x.device)
-    assert cos.shape == (n, d // 2)
-    assert torch.allclose(apply_rope(x, cos, sin).double(), _rotate(x, _params(n, d)), atol=1e-4)
-    cos2, _ = cache.get("line", 600, x.device)       # same 1024-row table, sliced
-    assert torch.equal(cos2, cos[:600]) and len(cache._tables) == 1
+    rope = cache.get("line", n, x.device)
+    assert rope.shape == (n, d // 2) and rope.dtype == torch.complex64
+    assert torch.allclose(apply_rope(x, rope).double(), _rotate(x, _params(n, d)), atol=1e-4)
+    assert torch.equal(cache.get("line", 600, x.device), rope[:600])   # same 1024-row table, sliced
+    assert len(cache._tables) == 1
 
 
 def test_a2v_window_rope_rotates_only_the_frame_pairs():
@@ -54,13 +54,11 @@ def test_a2v_window_rope_rotates_only_the_frame_pairs():
     table = _params(n, d)
     table[:, c0:] = 1.0
     x = torch.randn(4, n, 2, d)
-    cos, sin = RopeCache(d).get("window", n, x.device)
-    out = apply_rope(x, cos, sin)
+    out = apply_rope(x, RopeCache(d).get("window", n, x.device))
     assert torch.allclose(out.double(), _rotate(x, table), atol=1e-5)
     assert torch.equal(out[..., 2 * c0:], x[..., 2 * c0:])
 
 
 def test_apply_rope_keeps_dtype():
     x = torch.randn(1, 4, 1, 8, dtype=torch.bfloat16)
-    cos, sin = RopeCache(8).get("line", 4, x.device)
-    assert apply_rope(x, cos, sin).dtype == torch.bfloat16
+    assert apply_rope(x, RopeCache(8).get("line", 4, x.device)).dtype == torch.bfloat16

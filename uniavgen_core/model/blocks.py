@@ -15,7 +15,7 @@ from .modulation import TokenTime, by_segment, gated_add, modulate
 from .ops import default_ops
 from .rope import apply_rope
 
-Rope = tuple[Tensor, Tensor]  # cos, sin [L, d/2]
+Rope = Tensor  # complex64 [L, d/2] rotations (see rope.RopeCache)
 
 
 def cast_like(p: Tensor, x: Tensor) -> Tensor:
@@ -77,9 +77,9 @@ class QKVAttention(nn.Module):
         q = self.query(x)
         k, v = self.key_value(context)
         if q_rope is not None:
-            q = apply_rope(q, *q_rope)
+            q = apply_rope(q, q_rope)
         if k_rope is not None:
-            k = apply_rope(k, *k_rope)
+            k = apply_rope(k, k_rope)
         return self.output(attn(q, k, v, k_lens))
 
 

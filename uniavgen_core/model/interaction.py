@@ -54,20 +54,24 @@ class InterpTable:
 
     The official code expands latents to pixel rate (frame 0 once, the others 4x) and blends the
     two pixel frames around j * fl / s; both collapse to latent indices here. When both ends clamp
-    to the last frame the weights sum to 2 (kept for parity, SPEC §3.6): `doubled` marks them.
+    to the last frame the weights sum to 2 (kept for parity, SPEC §3.6); that happens to a suffix
+    of the tokens, from `doubled_from` on.
     """
 
-    up: Tensor       # [s] long
-    down: Tensor     # [s] long
-    w_up: Tensor     # [s] float32
-    w_down: Tensor   # [s] float32
-    doubled: Tensor  # [s] float32, 1.0 where the weights sum to 2
+    up: Tensor          # [s] long
+    down: Tensor        # [s] long
+    w_up: Tensor        # [s] float32
+    w_down: Tensor      # [s] float32
+    doubled_from: int   # tokens >= this have w_up + w_down = 2
 
     def rows(self, start: int, end: int) -> InterpTable:
-        return InterpTable(*(t[start:end] for t in self.tensors()))
+        end = min(end, self.up.shape[0])
+        return InterpTable(self.up[start:end], self.down[start:end], self.w_up[start:end],
+                           self.w_down[start:end], min(max(self.doubled_from - start, 0), end - start))
 
-    def tensors(self) -> tuple[Tensor, ...]:
-        return self.up, self.down, self.w_up, self.w_down, self.doubled
+    def to(self, device: torch.device) -> InterpTable:
+        up, down, w_up, w_down = (t.to(device) for t in (self.up, self.down, self.w_up, self.w_down))
+        return InterpTable(up, down, w_up, w_down, self.doubled_from)
 
 
 def interp_table(s: int, frames: int) -> InterpTable:
@@ -81,7 +85,11 @@ def interp_table(s: int, frames: int) -> InterpTable:
         p = pixel.long()
         return torch.where(p == 0, 0, (p - 1) // 4 + 1)
 
-    return InterpTable(latent(up), latent(down), 1 - (up - ind), 1 - (ind - down), (up == down).float())
+    same = (up == down).nonzero()   # built once per shape on the CPU, so this sync is harmless
+    doubled_from = int(same[0, 0]) if len(same) else s
+    if not bool((up == down)[doubled_from:].all()):
+        raise AssertionError("clamped interpolation ends are expected only at the end of the sequence")
+    return InterpTable(latent(up), latent(down), 1 - (up - ind), 1 - (ind - down), doubled_from)
 
 
 class IndexTables:
@@ -102,10 +110,7 @@ class IndexTables:
         return self._get(("win", s, frames, str(device)), lambda: window_table(s, frames).to(device))
 
     def interp(self, s: int, frames: int, device: torch.device) -> InterpTable:
-        def build():
-            t = interp_table(s, frames)
-            return InterpTable(*(x.to(device) for x in t.tensors()))
-        return self._get(("interp", s, frames, str(device)), build)
+        return self._get(("interp", s, frames, str(device)), lambda: interp_table(s, frames).to(device))
 
 
 class A2VBlock(QKVAttention):
@@ -125,11 +130,11 @@ class A2VBlock(QKVAttention):
         """Update [b, (F-first)*hw, D] for frames >= first; video/mask cover all F frames."""
         b = video.shape[0]
         nf = video.shape[1] // hw - first
-        q = apply_rope(self.query(video[:, first * hw:].reshape(b * nf, hw, -1)), *q_rope)
+        q = apply_rope(self.query(video[:, first * hw:].reshape(b * nf, hw, -1)), q_rope)
         # k/v are per token, so project the s audio tokens once and gather the (overlapping) windows
         k, v = self.key_value(audio.to(video.dtype))                  # [b, s, h, d]
         index = windows[first:].reshape(-1)
-        k = apply_rope(k[:, index].flatten(0, 1).unflatten(0, (b * nf, -1)), *k_rope)
+        k = apply_rope(k[:, index].flatten(0, 1).unflatten(0, (b * nf, -1)), k_rope)
         v = v[:, index].flatten(0, 1).unflatten(0, (b * nf, -1))
         out = attn(q, k, v, None).flatten(-2)                          # [b F', hw, D]
         out = self.o(out * mask[:, first * hw:].reshape(b * nf, hw, 1))
@@ -167,7 +172,7 @@ class V2ABlock(QKVAttention):
         for start in range(0, n, step):  # a few chunks at most; bounds the [b, s', hw, Da] context
             rows = table.rows(first + start, first + min(n, start + step))
             k = self.norm_k(_blend(kp, rows, k_bias))
-            k = apply_rope(self.heads(k).flatten(0, 1), *k_rope)      # [b s', hw, h, d]
+            k = apply_rope(self.heads(k).flatten(0, 1), k_rope)      # [b s', hw, h, d]
             v = self.heads(_blend(vp, rows, v_bias)).flatten(0, 1)
             qc = q[:, start:start + step].flatten(0, 1)[:, None]      # [b s', 1, h, d]
             outs.append(attn(qc, k, v, None).unflatten(0, (b, -1)))
@@ -176,9 +181,12 @@ class V2ABlock(QKVAttention):
 
 
 def _blend(frames: Tensor, rows: InterpTable, bias: Tensor) -> Tensor:
-    """frames [b, F, hw, C] -> [b, n, hw, C] interpolated context of the n audio tokens of `rows`."""
+    """frames [b, F, hw, C] -> [b, n, hw, C] interpolated context of the n audio tokens of `rows`.
+
+    Written as gather, scale, fused multiply-add (few passes over the large result).
+    """
     shape = (1, -1, 1, 1)
-    w_up = rows.w_up.to(frames.dtype).view(shape)
-    w_down = rows.w_down.to(frames.dtype).view(shape)
-    out = w_up * frames[:, rows.up] + w_down * frames[:, rows.down]
-    return out - rows.doubled.to(frames.dtype).view(shape) * bias
+    out = frames.index_select(1, rows.down).mul_(rows.w_down.to(frames.dtype).view(shape))
+    out.addcmul_(frames.index_select(1, rows.up), rows.w_up.to(frames.dtype).view(shape))
+    out[:, rows.doubled_from:] -= bias   # both ends at the last frame: its bias was added twice
+    return out

@@ -15,13 +15,13 @@ import torch
 from torch import Tensor
 
 from .audio import AudioDiT
+from .blocks import Rope
 from .inputs import JointInputs, PassFlags, check_inputs, per_sample_flags
 from .modulation import TokenTime
 from .video import VideoDiT
 
 __all__ = ["JointInputs", "PassFlags", "joint_forward"]
 
-Rope = tuple[Tensor, Tensor]
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Rotary position embeddings: interleaved pairs, Wan's 3-D split and the 1-D audio variant.
 
 Pairs (2k, 2k+1) of a head form one complex number (not the rotate-half convention). Angles are
-built in float64, as the official complex128 tables, and applied in float32.
+built in float64, as the official complex128 tables, and applied in complex64.
 
 Head split (c = head_dim / 2 pairs): pairs [0, c0) follow the frame axis, [c0, c0+c1) the height
 axis, the rest the width axis, with c1 = c2 = c // 3 and c0 = c - 2 * c1. Each part has its own
@@ -49,12 +49,13 @@ def window_angles(n: int, head_dim: int) -> Tensor:
     return angles
 
 
-def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """x [b, l, h, d] rotated by cos/sin [l, d/2]; computed in float32, returned in x's dtype."""
-    xf = x.float().unflatten(-1, (-1, 2))
-    x0, x1 = xf[..., 0], xf[..., 1]
-    c, s = cos[:, None, :], sin[:, None, :]
-    return torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1).flatten(-2).to(x.dtype)
+def apply_rope(x: Tensor, table: Tensor) -> Tensor:
+    """x [b, l, h, d] times the complex64 table [l, d/2] (pairs as complex numbers), in float32.
+
+    One complex multiply per pair, as the official complex128 code, in a single pass over x.
+    """
+    xc = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)).contiguous())
+    return torch.view_as_real(xc * table[:, None, :]).flatten(-2).to(x.dtype)
 
 
 class RopeCache:
@@ -65,9 +66,10 @@ class RopeCache:
 
     def __init__(self, head_dim: int) -> None:
         self.head_dim = head_dim
-        self._tables: dict[tuple, tuple[Tensor, Tensor]] = {}
+        self._tables: dict[tuple, Tensor] = {}
 
-    def get(self, kind: str, size: int | tuple[int, int, int], device: torch.device) -> tuple[Tensor, Tensor]:
+    def get(self, kind: str, size: int | tuple[int, int, int], device: torch.device) -> Tensor:
+        """complex64 [L, head_dim/2] rotations of the L tokens of `size`."""
         n = size if isinstance(size, int) else None
         if kind == "line":
             size = -(-size // self._LINE_CHUNK) * self._LINE_CHUNK
@@ -77,8 +79,6 @@ class RopeCache:
             if len(self._tables) >= _MAX_TABLES:
                 self._tables.clear()
             angles = self._BUILDERS[kind](size, self.head_dim)
-            table = (angles.cos().float().to(device), angles.sin().float().to(device))
+            table = torch.polar(torch.ones_like(angles), angles).to(torch.complex64).to(device)
             self._tables[key] = table
-        if n is not None:
-            return table[0][:n], table[1][:n]
-        return table
+        return table if n is None else table[:n]
