@@ -15,7 +15,7 @@ from .attention import AttentionFn, sdpa_attention
 from .blocks import ModulatedHead, WanBlock, gelu_mlp, random_param, time_mlp, time_projection
 from .interaction import IndexTables, V2ABlock
 from .modulation import TokenTime, sinusoidal_embedding
-from .ops import default_ops
+from .ops import default_ops, to_device
 from .rope import RopeCache
 from .text_encoder import CharTextEncoder
 from .video import resolve_compute_dtype
@@ -66,7 +66,7 @@ class AudioDiT(nn.Module):
         if lens.device.type == "cpu" and bool((lens == n).all()):
             lens = None
         else:
-            lens = lens.to(ids.device)
+            lens = to_device(lens, ids.device)
         return self.text_proj(self.text_embedding(ids, lens, self.compute_dtype)), lens
 
     def time_embed(self, t: Tensor, clean: bool, total: int) -> TokenTime:

@@ -18,6 +18,7 @@ from .audio import AudioDiT
 from .blocks import Rope
 from .inputs import JointInputs, PassFlags, check_inputs, per_sample_flags
 from .modulation import TokenTime
+from .ops import to_device
 from .video import VideoDiT
 
 __all__ = ["JointInputs", "PassFlags", "joint_forward"]
@@ -67,7 +68,7 @@ class _Pass:
 def _gate(active: list[bool], like: Tensor) -> Tensor | None:
     if all(active):
         return None
-    return torch.tensor(active, device=like.device, dtype=like.dtype)[:, None, None]
+    return to_device(torch.tensor(active), like.device, like.dtype)[:, None, None]
 
 
 def _prepare(vdit: VideoDiT, adit: AudioDiT, video: Tensor, audio: Tensor, t: Tensor, inp: JointInputs,
@@ -75,17 +76,18 @@ def _prepare(vdit: VideoDiT, adit: AudioDiT, video: Tensor, audio: Tensor, t: Te
     device = video.device
     # video: ref frame, then the condition frames replacing as many noisy ones
     n_cond = inp.cond_latent.shape[2]
-    frames = torch.cat([inp.ref_latent.to(device), inp.cond_latent.to(device), video[:, :, n_cond:]], dim=2)
+    frames = torch.cat([to_device(inp.ref_latent, device), to_device(inp.cond_latent, device),
+                        video[:, :, n_cond:]], dim=2)
     x_v, grid = vdit.embed(frames)
     hw = grid[1] * grid[2]
     # audio: ref mel, the first audio_cond frames of the condition mel, the noisy mel after them
-    pieces = [] if inp.ref_mel is None else [inp.ref_mel.to(device)]
+    pieces = [] if inp.ref_mel is None else [to_device(inp.ref_mel, device)]
     if inp.audio_cond > 0:
-        pieces.append(inp.cond_mel[:, : inp.audio_cond].to(device))
+        pieces.append(to_device(inp.cond_mel[:, : inp.audio_cond], device))
     pieces.append(audio[:, inp.audio_cond:])
     x_a = adit.embed_audio(torch.cat(pieces, dim=1))
-    ctx_a, text_lens = adit.encode_text(inp.text_ids.to(device), inp.text_lens)
-    t = t.reshape(-1).to(device=device, dtype=torch.float32).expand(video.shape[0])
+    ctx_a, text_lens = adit.encode_text(to_device(inp.text_ids, device), inp.text_lens)
+    t = to_device(t.reshape(-1), device, torch.float32).expand(video.shape[0])
     time_v = vdit.time_embed(t, min(x_v.shape[1], hw * (1 + inp.video_cond)), x_v.shape[1])
     a2v, v2a = [f.a2v for f in flags], [f.v2a for f in flags]
     p = _Pass(
@@ -176,7 +178,7 @@ def joint_forward(video_dit: VideoDiT, audio_dit: AudioDiT, video: Tensor, audio
         if idx in fusion:
             new_v, new_a = _fuse(video_dit, audio_dit, fusion[idx], new_v, new_a, p)
         if any(skip):  # skip-layer guidance for some samples only: keep their previous state
-            keep = torch.tensor(skip, device=x_v.device)[:, None, None]
+            keep = to_device(torch.tensor(skip), x_v.device)[:, None, None]
             new_v, new_a = torch.where(keep, x_v, new_v), torch.where(keep, x_a, new_a)
         x_v, x_a = new_v, new_a
     out_v = video_dit.head(x_v, p.time_v.e, p.time_v.lengths)

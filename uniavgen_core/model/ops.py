@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 
 class _NoInit:
@@ -48,3 +49,14 @@ no_init_ops = SimpleNamespace(Linear=_Linear, Conv1d=_Conv1d, Conv3d=_Conv3d, La
 def default_ops(operations):
     """torch.nn unless a namespace (e.g. comfy.ops.manual_cast) is given."""
     return nn if operations is None else operations
+
+
+def to_device(x: Tensor, device: torch.device, dtype: torch.dtype | None = None) -> Tensor:
+    """Move a (small, per-call) tensor without a blocking copy.
+
+    A blocking host-to-device copy waits for all queued device work; a non-blocking one from
+    pageable memory is staged at once and does not, so inputs can be moved mid-sampling freely.
+    """
+    device = torch.device(device)
+    # never non-blocking towards the CPU: the host would read the data before it has arrived
+    return x.to(device=device, dtype=dtype, non_blocking=device.type != "cpu")

@@ -20,7 +20,7 @@ from .attention import AttentionFn, sdpa_attention
 from .blocks import ModulatedHead, WanBlock, gelu_mlp, time_mlp, time_projection
 from .interaction import A2VBlock, IndexTables
 from .modulation import TokenTime, sinusoidal_embedding
-from .ops import default_ops
+from .ops import default_ops, to_device
 from .rope import RopeCache
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class VideoDiT(nn.Module):
         for i, ctx in enumerate(t5_context):
             if ctx.shape[0] > rows:
                 raise ValueError(f"umT5 context {i} has {ctx.shape[0]} tokens; at most {rows} are supported")
-            padded[i, : ctx.shape[0]] = ctx.to(device=device, dtype=dtype)
+            padded[i, : ctx.shape[0]] = to_device(ctx, device, dtype)
         return self.text_embedding_video(padded)
 
     def time_embed(self, t: Tensor, clean: int, total: int) -> TokenTime:
