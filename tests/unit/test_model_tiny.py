@@ -204,6 +204,14 @@ def test_unused_cross_modal_work_is_skipped(models, monkeypatch, task, flags, sk
     _run(models, task, flags)
 
 
+def test_v2a_chunking_gives_the_same_result(models, monkeypatch):
+    ref = _run(models, "A2V_PARTIAL")
+    hw = (tiny.HEIGHT // 2) * (tiny.WIDTH // 2)
+    monkeypatch.setattr(V2ABlock, "CHUNK_ELEMENTS", 3 * hw * tiny.AUDIO.dim)   # 3 audio tokens per chunk
+    out = _run(models, "A2V_PARTIAL")
+    assert (out[1] - ref[1]).abs().max() < 1e-6 and torch.equal(out[0], ref[0])
+
+
 def test_skipped_layer_is_not_computed(models, monkeypatch):
     calls = []
     for branch in (models[0].blocks[1], models[1].audio_blocks[1]):

@@ -24,7 +24,6 @@ from .video import VideoDiT
 __all__ = ["JointInputs", "PassFlags", "joint_forward"]
 
 
-
 @dataclass
 class _Pass:
     """What every layer of one forward shares."""
