@@ -221,19 +221,30 @@ def test_skipped_layer_is_not_computed(models, monkeypatch):
 
 
 def test_no_host_sync_and_tables_built_once(models, monkeypatch):
-    _run(models, "RAVG")
+    """The only host read is of the caller's text_lens (a host tensor), never of device data."""
+    samples = [tiny.sample("RAVG", text_len=n, seed=s) for s, n in ((0, 9), (1, 12))]
+    video, audio, t = (torch.cat([s[i] for s in samples]) for i in range(3))
+    inputs = JointInputs.cat([s[3] for s in samples])
+
+    def run():
+        with torch.no_grad():
+            joint_forward(*models, video, audio, t, inputs, [PassFlags(), PassFlags(zero_con=True)])
+    run()
     built = []
     import uniavgen_core.model.interaction as interaction
     for name in ("window_table", "interp_table"):
         original = getattr(interaction, name)
         monkeypatch.setattr(interaction, name, lambda *a, _f=original: built.append(1) or _f(*a))
 
-    def no_sync(self, *a, **kw):
-        raise AssertionError("host sync in the forward")
-    monkeypatch.setattr(torch.Tensor, "item", no_sync)
-    monkeypatch.setattr(torch.Tensor, "tolist", no_sync)
+    for name in ("item", "tolist"):
+        original = getattr(torch.Tensor, name)
+
+        def guarded(self, *a, _f=original, **kw):
+            assert self is inputs.text_lens, "host read of a tensor other than the caller's text_lens"
+            return _f(self, *a, **kw)
+        monkeypatch.setattr(torch.Tensor, name, guarded)
     rope_tables = len(models[0].rope._tables) + len(models[1].rope._tables)
-    _run(models, "RAVG")
+    run()
     assert not built
     assert len(models[0].rope._tables) + len(models[1].rope._tables) == rope_tables
 
@@ -248,5 +259,8 @@ def test_input_errors_name_the_problem(models):
         joint_forward(*models, video, audio, t, inputs, [PassFlags(), PassFlags()])
     with pytest.raises(ValueError, match="video latents must be"):
         joint_forward(*models, video[:, :3], audio, t, inputs, PassFlags())
+    inputs.text_lens = torch.tensor([inputs.text_ids.shape[1] + 1])
+    with pytest.raises(ValueError, match=r"text_lens \[10\] must lie in 1\.\.9"):
+        joint_forward(*models, video, audio, t, inputs, PassFlags())
     with pytest.raises(ValueError, match="differ in audio_cond"):
         JointInputs.cat([tiny.sample()[3], tiny.sample("A2V")[3]])

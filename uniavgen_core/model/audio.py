@@ -59,15 +59,32 @@ class AudioDiT(nn.Module):
     def encode_text(self, ids: Tensor, lens: Tensor) -> tuple[Tensor, Tensor | None]:
         """ids [b, n] (-1 filler), lens [b] -> text context [b, n, Da] and its key lengths.
 
-        Key lengths are None (no mask) when every sample uses all n positions; that is known
-        without a device sync only when `lens` lives on the CPU, else the mask is always applied.
+        The GRN of the text encoder sees every position of a sample, so batch padding must stay
+        out of it. With `lens` on the host (the normal case) each group of equal length is encoded
+        at that length and the results are zero-padded; key lengths are None (no mask) when all
+        samples fill the n positions. With `lens` only on the device, reading it would wait for
+        the device, so the padding is masked inside the GRN instead (same maths, other rounding).
         """
         n = ids.shape[1]
-        if lens.device.type == "cpu" and bool((lens == n).all()):
-            lens = None
-        else:
+        if lens.device.type != "cpu":
             lens = to_device(lens, ids.device)
-        return self.text_proj(self.text_embedding(ids, lens, self.compute_dtype)), lens
+            return self._encode(ids, lens), lens
+        host = lens.tolist()
+        if any(m < 1 or m > n for m in host):
+            raise ValueError(f"text_lens {host} must lie in 1..{n} (the width of text_ids)")
+        if all(m == n for m in host):
+            return self._encode(ids, None), None
+        out = None
+        for m in sorted(set(host)):
+            rows = to_device(torch.tensor([i for i, x in enumerate(host) if x == m]), ids.device)
+            enc = self._encode(ids[rows, :m], None)
+            if out is None:
+                out = enc.new_zeros(ids.shape[0], n, enc.shape[-1])
+            out[rows, :m] = enc
+        return out, to_device(lens, ids.device)
+
+    def _encode(self, ids: Tensor, lens: Tensor | None) -> Tensor:
+        return self.text_proj(self.text_embedding(ids, lens, self.compute_dtype))
 
     def time_embed(self, t: Tensor, clean: bool, total: int) -> TokenTime:
         """One timestep for the whole sequence: 0 as soon as any audio condition is given."""

@@ -4,9 +4,9 @@ Follows the structure of F5-TTS v1 `TextEmbedding` / `ConvNeXtV2Block` (MIT) as 
 Shape legend: b batch, n characters, c width (512), m ConvNeXt hidden width (1024).
 
 Batching: GRN normalises over the character axis, filler positions included, so padding a sample
-with extra positions would change its numbers. `lens` marks where each sample really ends;
-positions at or after it are batch padding and are left out of the GRN norm, which gives the
-result of encoding that sample alone at its own length.
+with extra positions would change its numbers. AudioDiT.encode_text therefore encodes each length
+group at its own length; when the lengths are only known on the device, `lens` marks where each
+sample ends and positions at or after it are left out of the GRN norm (same result, up to rounding).
 """
 
 from __future__ import annotations
