@@ -1,7 +1,9 @@
-"""Joint forward contract: per-pass flags and the conditioning of one forward (placeholder).
+"""The joint forward: video and audio layers interleaved, with A2V / V2A fusion (SPEC §3).
 
-The model branch provides the real `joint_forward`; this file only carries the agreed dataclasses so
-the sampler can be built and tested against them. Field names and order follow the core API contract.
+Follows UniAVGen `WanModel.forward` (wan/modules/model.py, Apache-2.0) with the batch-size-1
+assumptions removed (SPEC §9): per-sample text lengths, timesteps and flags.
+Shape legend: b batch, C latent channels, F latent frames, H W latent size, h w token grid,
+hw tokens per frame, T_a target mel frames, T_r reference mel frames, M mel bins, D / Da widths.
 """
 
 from __future__ import annotations
@@ -12,67 +14,174 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .audio import AudioDiT
+from .blocks import Rope
+from .inputs import JointInputs, PassFlags, check_inputs, per_sample_flags
+from .modulation import TokenTime
+from .ops import to_device
+from .video import VideoDiT
 
-@dataclass(frozen=True)
-class PassFlags:               # one per batch sample
-    zero_con: bool = False     # forces no_a2v and no_v2a
-    no_a2v: bool = False
-    no_v2a: bool = False
-    skip_layer: int = -1       # SLG: skip this layer (both branches) when > 0
+__all__ = ["JointInputs", "PassFlags", "joint_forward"]
 
 
 @dataclass
-class JointInputs:             # conditioning of one forward; batch B
-    text_ids: Tensor           # [B, L] long, -1 = filler
-    text_lens: Tensor          # [B] long (key lengths of the audio text cross-attention)
-    t5_context: list[Tensor]   # B tensors [L_i, 4096], already trimmed to their true length
-    ref_latent: Tensor         # [B, 48, 1, H, W] normalised latent of the reference image
-    cond_latent: Tensor        # [B, 48, F_c, H, W] condition latents (F_c = video_cond frames)
-    ref_mel: Tensor | None     # [B, T_r, 80] normalised reference mel (RAVG), or None
-    cond_mel: Tensor | None    # [B, T_c, 80] normalised condition mel (A2V), or None
-    video_cond: int = 1
-    audio_cond: int = 0
+class _Pass:
+    """What every layer of one forward shares."""
 
-    @staticmethod
-    def cat(items: Sequence[JointInputs]) -> JointInputs:
-        """Stack samples into one batch; text ids are right-padded with -1 to the longest."""
-        def cat_optional(name: str) -> Tensor | None:
-            values = [getattr(item, name) for item in items]
-            present = [v is not None for v in values]
-            if not any(present):
-                return None
-            if not all(present):
-                raise ValueError(f"JointInputs.cat: {name} is set for some samples and None for others")
-            lengths = {v.shape[1] for v in values}
-            if len(lengths) != 1:
-                raise ValueError(f"JointInputs.cat: {name} lengths differ ({sorted(lengths)}); "
-                                 "samples of one batch must share their reference/condition mel length")
-            return torch.cat(values)
+    grid: tuple[int, int, int]  # (F+1, h, w) video token grid, ref frame included
+    ref_len: int                # T_r
+    target_len: int             # T_a
+    video_cond: int
+    audio_cond: int
+    time_v: TokenTime
+    time_a: TokenTime
+    time_mask: TokenTime        # time_v without the ref frame: conditions the A2V face-mask head
+    ctx_v: Tensor               # [b, 512, D]
+    ctx_a: Tensor               # [b, n, Da]
+    text_lens: Tensor | None    # key lengths of the audio text cross-attention (None: all valid)
+    rope_v: Rope
+    rope_a: Rope
+    rope_text: Rope
+    a2v: list[bool]             # per sample: this direction updates the sample
+    v2a: list[bool]
+    a2v_gate: Tensor | None     # [b, 1, 1] 0/1 when the samples differ, None when all are on
+    v2a_gate: Tensor | None
 
-        if not items:
-            raise ValueError("JointInputs.cat needs at least one item")
-        first = items[0]
-        for name in ("video_cond", "audio_cond"):
-            values = [getattr(item, name) for item in items]
-            if len(set(values)) != 1:
-                raise ValueError(f"JointInputs.cat: every sample must share {name}, got {values}")
-        width = max(item.text_ids.shape[1] for item in items)
-        ids = [torch.nn.functional.pad(item.text_ids, (0, width - item.text_ids.shape[1]), value=-1)
-               for item in items]
-        return JointInputs(
-            text_ids=torch.cat(ids),
-            text_lens=torch.cat([item.text_lens for item in items]),
-            t5_context=[ctx for item in items for ctx in item.t5_context],
-            ref_latent=torch.cat([item.ref_latent for item in items]),
-            cond_latent=torch.cat([item.cond_latent for item in items]),
-            ref_mel=cat_optional("ref_mel"),
-            cond_mel=cat_optional("cond_mel"),
-            video_cond=first.video_cond,
-            audio_cond=first.audio_cond,
-        )
+    @property
+    def hw(self) -> int:
+        return self.grid[1] * self.grid[2]
+
+    @property
+    def frames(self) -> int:
+        return self.grid[0] - 1
+
+    @property
+    def run_a2v(self) -> bool:  # some sample takes an A2V update and there are frames to update
+        return any(self.a2v) and self.video_cond < self.frames
+
+    @property
+    def run_v2a(self) -> bool:
+        return any(self.v2a) and self.audio_cond < self.target_len
 
 
-def joint_forward(video_dit, audio_dit, video: Tensor, audio: Tensor, t: Tensor, inputs: JointInputs,
-                  flags: PassFlags | Sequence[PassFlags]) -> tuple[Tensor, Tensor]:
-    """video [B,48,F,H,W], audio [B,T_a,80], t [B] -> video_out [B,48,F+1,H,W], audio_out [B,T_a,80]."""
-    raise NotImplementedError("joint_forward is provided by the model branch (uniavgen_core/model)")
+def _gate(active: list[bool], like: Tensor) -> Tensor | None:
+    if all(active):
+        return None
+    return to_device(torch.tensor(active), like.device, like.dtype)[:, None, None]
+
+
+def _prepare(vdit: VideoDiT, adit: AudioDiT, video: Tensor, audio: Tensor, t: Tensor, inp: JointInputs,
+             flags: Sequence[PassFlags]) -> tuple[Tensor, Tensor, _Pass]:
+    device = video.device
+    # video: ref frame, then the condition frames replacing as many noisy ones
+    n_cond = inp.cond_latent.shape[2]
+    frames = torch.cat([to_device(inp.ref_latent, device), to_device(inp.cond_latent, device),
+                        video[:, :, n_cond:]], dim=2)
+    x_v, grid = vdit.embed(frames)
+    hw = grid[1] * grid[2]
+    # audio: ref mel, the first audio_cond frames of the condition mel, the noisy mel after them
+    pieces = [] if inp.ref_mel is None else [to_device(inp.ref_mel, device)]
+    if inp.audio_cond > 0:
+        pieces.append(to_device(inp.cond_mel[:, : inp.audio_cond], device))
+    pieces.append(audio[:, inp.audio_cond:])
+    x_a = adit.embed_audio(torch.cat(pieces, dim=1))
+    ctx_a, text_lens = adit.encode_text(to_device(inp.text_ids, device), inp.text_lens)
+    t = to_device(t.reshape(-1), device, torch.float32).expand(video.shape[0])
+    time_v = vdit.time_embed(t, min(x_v.shape[1], hw * (1 + inp.video_cond)), x_v.shape[1])
+    a2v, v2a = [f.a2v for f in flags], [f.v2a for f in flags]
+    p = _Pass(
+        grid=grid,
+        ref_len=0 if inp.ref_mel is None else inp.ref_mel.shape[1],
+        target_len=audio.shape[1],
+        video_cond=inp.video_cond,
+        audio_cond=inp.audio_cond,
+        # ref frame and video_cond frames are clean (t = 0); audio has one t for all tokens
+        time_v=time_v,
+        time_a=adit.time_embed(t, inp.audio_cond > 0, x_a.shape[1]),
+        time_mask=time_v.drop(hw),
+        ctx_v=vdit.embed_text(inp.t5_context, device),
+        ctx_a=ctx_a,
+        text_lens=text_lens,
+        rope_v=vdit.rope.get("grid", grid, device),
+        rope_a=adit.rope.get("line", x_a.shape[1], device),
+        rope_text=adit.rope.get("line", ctx_a.shape[1], device),
+        a2v=a2v,
+        v2a=v2a,
+        a2v_gate=_gate(a2v, x_v),
+        v2a_gate=_gate(v2a, x_a),
+    )
+    return x_v, x_a, p
+
+
+def _gated(update: Tensor, gate: Tensor | None) -> Tensor:
+    """Zero the update of samples whose flag turns this direction off (official: `* (1 - flag)`)."""
+    return update if gate is None else update * gate.to(update.dtype)
+
+
+def _fuse(vdit: VideoDiT, adit: AudioDiT, j: int, x_v: Tensor, x_a: Tensor,
+          p: _Pass) -> tuple[Tensor, Tensor]:
+    """Cross-modal exchange after layer 2j; both directions read the pre-fusion states.
+
+    Condition frames / tokens take part as context but are not updated; the reference frame and
+    the reference audio take no part. Work for directions that no sample uses is skipped.
+    """
+    if not (p.run_a2v or p.run_v2a):
+        return x_v, x_a
+    device = x_v.device
+    a2v = vdit.a2v_blocks[j]
+    vq, sa = x_v[:, p.hw:], x_a[:, p.ref_len:]
+    mask = a2v.face_mask(vq, p.time_mask)                    # [b, F*hw, 1], used by both directions
+    spatial = (1, p.grid[1], p.grid[2])
+    new_v, new_a = x_v, x_a
+    if p.run_v2a:
+        fa = adit.v2a_blocks[j].fuse(sa, vq, mask, adit.tables.interp(sa.shape[1], p.frames, device), p.hw,
+                                     p.audio_cond, adit.rope.get("grid", spatial, device), adit.attention)
+        start = p.ref_len + p.audio_cond
+        new_a = torch.cat([x_a[:, :start], x_a[:, start:] + _gated(fa.to(x_a.dtype), p.v2a_gate)], dim=1)
+    if p.run_a2v:
+        windows = vdit.tables.windows(sa.shape[1], p.frames, device)
+        fv = a2v.fuse(vq, sa, mask, windows, p.hw, p.video_cond, vdit.rope.get("grid", spatial, device),
+                      vdit.rope.get("window", windows.shape[1], device), vdit.attention)
+        start = p.hw * (1 + p.video_cond)
+        new_v = torch.cat([x_v[:, :start], x_v[:, start:] + _gated(fv, p.a2v_gate)], dim=1)
+    return new_v, new_a
+
+
+def _interaction_map(vdit: VideoDiT, adit: AudioDiT) -> dict[int, int]:
+    layers_v, layers_a = vdit.config.interaction_layers, adit.config.interaction_layers
+    if layers_v != layers_a or vdit.config.num_layers != adit.config.num_layers:
+        raise ValueError(f"video and audio DiTs do not pair up: layers {vdit.config.num_layers} vs "
+                         f"{adit.config.num_layers}, interaction layers {layers_v} vs {layers_a}")
+    return {layer: j for j, layer in enumerate(layers_v)}
+
+
+def joint_forward(video_dit: VideoDiT, audio_dit: AudioDiT, video: Tensor, audio: Tensor, t: Tensor,
+                  inputs: JointInputs, flags: PassFlags | Sequence[PassFlags]) -> tuple[Tensor, Tensor]:
+    """One model evaluation of both branches.
+
+    video [b, C, F, H, W] noisy normalised latents; audio [b, T_a, M] noisy normalised mel;
+    t [b] shifted timesteps in [0, 1000]. Returns float32 velocity predictions
+    video [b, C, F+1, H, W] (the reference frame included) and audio [b, T_a, M].
+    """
+    flags = per_sample_flags(flags, video.shape[0])
+    check_inputs(video, audio, t, inputs, video_dit.config.in_dim, audio_dit.config.mel_dim,
+                 video_dit.config.patch_size)
+    fusion = _interaction_map(video_dit, audio_dit)
+    x_v, x_a, p = _prepare(video_dit, audio_dit, video, audio, t, inputs, flags)
+    for idx, (block_v, block_a) in enumerate(zip(video_dit.blocks, audio_dit.audio_blocks, strict=True)):
+        skip = [f.skips(idx) for f in flags]
+        if all(skip):
+            continue
+        new_a = block_a(x_a, p.time_a, audio_dit.attention, p.rope_a, p.ctx_a, p.rope_text, p.text_lens)
+        new_v = block_v(x_v, p.time_v, video_dit.attention, p.rope_v, p.ctx_v)
+        if idx in fusion:
+            new_v, new_a = _fuse(video_dit, audio_dit, fusion[idx], new_v, new_a, p)
+        if any(skip):  # skip-layer guidance for some samples only: keep their previous state
+            keep = to_device(torch.tensor(skip), x_v.device)[:, None, None]
+            new_v, new_a = torch.where(keep, x_v, new_v), torch.where(keep, x_a, new_a)
+        x_v, x_a = new_v, new_a
+    out_v = video_dit.head(x_v, p.time_v.e, p.time_v.lengths)
+    out_v = video_dit.unpatchify(out_v, p.grid)
+    target = x_a[:, p.ref_len: p.ref_len + p.target_len]
+    out_a = audio_dit.head_audio(target, p.time_a.e, (p.target_len,))
+    return out_v.float(), out_a.float()

@@ -1,0 +1,255 @@
+"""Loading the UniAVGen DiTs from the official sharded folder or from one safetensors file.
+
+The official checkpoint holds both branches. Keys are routed to halves by name: the audio half is
+everything under AUDIO_PREFIXES (V2A blocks included), the video half is the rest (A2V blocks
+included). Models are built on the meta device and the tensors assigned in place, so host RAM
+peaks near one copy of the requested half. Loading is strict: the expected key set is the state
+dict of the model built for the config inferred from the tensor shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .config import ConfigError, infer_audio_config, infer_video_config
+from .model.audio import AudioDiT
+from .model.ops import no_init_ops
+from .model.video import VideoDiT, resolve_compute_dtype
+from .safetensors_io import PICKLE_HINT, CheckpointError, TensorInfo, read_header, read_tensor
+
+__all__ = ["CheckpointError", "is_audio_key", "load_audio_dit", "load_uniavgen", "load_video_dit",
+           "open_checkpoint"]
+
+log = logging.getLogger(__name__)
+
+INDEX_NAME = "diffusion_pytorch_model.safetensors.index.json"
+AUDIO_PREFIXES = ("audio_blocks.", "audio_embedding.", "text_embedding.", "text_proj.",
+                  "time_embedding_audio.", "time_projection_audio.", "head_audio.", "v2a_blocks.")
+AUDIO_KEYS = ("audio_padding",)
+# Wrappers some tools add around the official names; stripped only when every key has them.
+STRIPPED_PREFIXES = ("model.diffusion_model.", "diffusion_model.")
+PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl")
+_LIST_LIMIT = 12
+
+
+def is_audio_key(key: str) -> bool:
+    """True for keys of the audio half (audio DiT + V2A blocks)."""
+    return key in AUDIO_KEYS or key.startswith(AUDIO_PREFIXES)
+
+
+@dataclass
+class CheckpointSource:
+    """Tensor table of a checkpoint (one file or the shards of an index), not yet read."""
+
+    path: Path
+    tensors: dict[str, TensorInfo]
+    config: dict = field(default_factory=dict)   # official config.json content, if found
+
+    def shapes(self, keys: Iterable[str]) -> dict[str, tuple[int, ...]]:
+        return {k: self.tensors[k].shape for k in keys}
+
+
+def _config_json(folder: Path, metadata: Mapping[str, str]) -> dict:
+    """The WanModel config: config.json in the folder, else a `config` entry of the file metadata."""
+    candidate = folder / "config.json"
+    try:
+        if candidate.is_file():
+            return json.loads(candidate.read_text(encoding="utf-8"))
+        if "config" in metadata:
+            return json.loads(metadata["config"])
+    except (OSError, json.JSONDecodeError) as e:
+        log.warning("ignoring unreadable model config beside %s: %s", folder, e)
+    return {}
+
+
+def _open_index(index: Path) -> CheckpointSource:
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{index} is not a readable safetensors index with a weight_map "
+                              f"({e})") from None
+    shards = sorted(set(weight_map.values()))
+    missing = [s for s in shards if not (index.parent / s).is_file()]
+    if missing:
+        n_keys = sum(1 for s in weight_map.values() if s in missing)
+        raise CheckpointError(f"{index.parent}: {len(missing)} of {len(shards)} shards are missing "
+                              f"({', '.join(missing)}; {n_keys} tensors); download them into that folder")
+    tables, metadata = {}, {}
+    for shard in shards:
+        tables[shard], meta = read_header(index.parent / shard)
+        metadata.update(meta)
+    tensors = {}
+    for key, shard in weight_map.items():
+        if key not in tables[shard]:
+            raise CheckpointError(f"{index} maps {key!r} to {shard}, which does not hold it; "
+                                  "re-download the shard")
+        tensors[key] = tables[shard][key]
+    return CheckpointSource(index, tensors, _config_json(index.parent, metadata))
+
+
+def _open_file(path: Path) -> CheckpointSource:
+    tensors, metadata = read_header(path)
+    return CheckpointSource(path, tensors, _config_json(path.parent, metadata))
+
+
+def open_checkpoint(path: str | Path) -> CheckpointSource:
+    """Sharded folder, its index json, or one .safetensors file."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.is_dir():
+        if (path / INDEX_NAME).is_file():
+            source = _open_index(path / INDEX_NAME)
+        else:
+            files = sorted(path.glob("*.safetensors"))
+            if len(files) != 1:
+                raise CheckpointError(f"{path} holds no {INDEX_NAME} and {len(files)} .safetensors files; "
+                                      "give the sharded UniAVGen folder or one .safetensors file")
+            source = _open_file(files[0])
+    elif path.name.endswith(".index.json"):
+        source = _open_index(path)
+    elif path.suffix.lower() in PICKLE_SUFFIXES:
+        raise CheckpointError(f"{path} is a pickle checkpoint: {PICKLE_HINT}")
+    else:
+        source = _open_file(path)
+    source.tensors = _strip_prefix(source.tensors)
+    return source
+
+
+def _strip_prefix(tensors: dict[str, TensorInfo]) -> dict[str, TensorInfo]:
+    for prefix in STRIPPED_PREFIXES:
+        if tensors and all(k.startswith(prefix) for k in tensors):
+            return {k[len(prefix):]: v for k, v in tensors.items()}
+    return tensors
+
+
+def _listing(keys: Iterable[str]) -> str:
+    keys = sorted(keys)
+    shown = ", ".join(keys[:_LIST_LIMIT])
+    return f"{shown}, ... ({len(keys)} in all)" if len(keys) > _LIST_LIMIT else shown
+
+
+_HALVES = {
+    # half: (model class, config inference, anchor key, config.json head-count field, width field)
+    "video": (VideoDiT, infer_video_config, "patch_embedding.weight", "num_heads", "dim"),
+    "audio": (AudioDiT, infer_audio_config, "audio_embedding.0.weight", "audio_num_heads", "audio_dim"),
+}
+
+
+def _check_half(source: CheckpointSource, half: str, keys: list[str]) -> None:
+    anchor = _HALVES[half][2]
+    if anchor in keys:
+        return
+    other = "audio" if half == "video" else "video"
+    if _HALVES[other][2] in source.tensors:
+        raise CheckpointError(f"{source.path} holds only the {other} half of UniAVGen (no {anchor!r}); "
+                              f"load it with load_{other}_dit, or give the {half} half / the full checkpoint")
+    raise CheckpointError(f"{source.path} is not a UniAVGen DiT checkpoint: expected keys such as "
+                          f"{anchor!r}, found {_listing(source.tensors)}. VAE, umT5 and vocoder files go to "
+                          "their own loaders")
+
+
+def _head_count(source: CheckpointSource, half: str, dim: int) -> int | None:
+    _, _, _, heads_field, width_field = _HALVES[half]
+    cfg = source.config
+    # only trust a config.json that describes this model (same width)
+    if heads_field in cfg and cfg.get(width_field, dim) == dim:
+        return int(cfg[heads_field])
+    return None
+
+
+def _storage_dtype(infos: Iterable[TensorInfo]) -> torch.dtype:
+    counts = Counter(i.dtype for i in infos if i.dtype.is_floating_point)
+    return counts.most_common(1)[0][0] if counts else torch.float32
+
+
+def _verify(source: CheckpointSource, half: str, model: nn.Module, keys: list[str]) -> None:
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing, unexpected = set(expected) - set(keys), set(keys) - set(expected)
+    if missing or unexpected:
+        lines = [f"{source.path}: the {half} half does not match the UniAVGen key set"]
+        if missing:
+            lines.append(f"missing keys: {_listing(missing)}")
+        if unexpected:
+            lines.append(f"unexpected keys: {_listing(unexpected)}")
+        lines.append("use the official checkpoint (or a single file converted from it) with unchanged "
+                     "key names")
+        raise CheckpointError("\n".join(lines))
+    wrong = [f"{k}: file {list(source.tensors[k].shape)}, model {list(expected[k])}"
+             for k in sorted(keys) if source.tensors[k].shape != expected[k]]
+    if wrong:
+        raise CheckpointError(f"{source.path}: {len(wrong)} tensors of the {half} half have unexpected "
+                              f"shapes (first: {'; '.join(wrong[:_LIST_LIMIT])}); the checkpoint is "
+                              "inconsistent")
+
+
+def _read_state_dict(keys: list[str], source: CheckpointSource, dtype: torch.dtype | None,
+                     device: torch.device) -> dict[str, torch.Tensor]:
+    """Read the keys file by file in offset order; each tensor is cast/moved as soon as it is read."""
+    by_file: dict[Path, list[str]] = {}
+    for k in keys:
+        by_file.setdefault(source.tensors[k].path, []).append(k)
+    state = {}
+    for path, names in by_file.items():
+        with open(path, "rb") as f:
+            for k in sorted(names, key=lambda n: source.tensors[n].start):
+                t = read_tensor(f, source.tensors[k])
+                if dtype is not None and t.is_floating_point():
+                    t = t.to(dtype)
+                state[k] = t.to(device)
+    return state
+
+
+def _load_half(source: CheckpointSource, half: str, dtype: torch.dtype | None, operations,
+               device: str | torch.device) -> nn.Module:
+    cls, infer, *_ = _HALVES[half]
+    keys = [k for k in source.tensors if is_audio_key(k) == (half == "audio")]
+    _check_half(source, half, keys)
+    dim = source.tensors[_HALVES[half][2]].shape[0]
+    try:
+        config = infer(source.shapes(keys), _head_count(source, half, dim))
+    except ConfigError as e:
+        raise CheckpointError(f"{source.path}: cannot infer the {half} DiT config: {e}") from None
+    float_dtypes = {source.tensors[k].dtype for k in keys if source.tensors[k].dtype.is_floating_point}
+    stored = _storage_dtype(source.tensors[k] for k in keys)
+    if dtype is None and len(float_dtypes) > 1:
+        dtype = stored  # mixed storage: one dtype for all weights
+        log.info("%s: %s half stored in mixed dtypes, loading all as %s", source.path, half, dtype)
+    compute = resolve_compute_dtype(dtype or stored)
+    # the meta parameters only carry names and shapes; assign=True keeps the loaded dtypes
+    model = cls(config, operations=operations or no_init_ops, device="meta", dtype=compute)
+    _verify(source, half, model, keys)
+    state = _read_state_dict(keys, source, dtype, torch.device(device))
+    model.load_state_dict(state, strict=True, assign=True)
+    model.compute_dtype = compute
+    log.info("loaded %s DiT from %s: %s, weights %s, compute %s", half, source.path, config, dtype or stored,
+             model.compute_dtype)
+    return model.eval().requires_grad_(False)
+
+
+def load_video_dit(path: str | Path, *, dtype: torch.dtype | None = None, operations=None,
+                   device: str | torch.device = "cpu") -> VideoDiT:
+    """Video DiT (+ A2V blocks) from the sharded folder, its index json or one .safetensors file."""
+    return _load_half(open_checkpoint(path), "video", dtype, operations, device)
+
+
+def load_audio_dit(path: str | Path, *, dtype: torch.dtype | None = None, operations=None,
+                   device: str | torch.device = "cpu") -> AudioDiT:
+    """Audio DiT (+ V2A blocks and the character text encoder); same sources as load_video_dit."""
+    return _load_half(open_checkpoint(path), "audio", dtype, operations, device)
+
+
+def load_uniavgen(path: str | Path, *, dtype: torch.dtype | None = None, operations=None,
+                  device: str | torch.device = "cpu") -> tuple[VideoDiT, AudioDiT]:
+    """Both halves of one joint checkpoint (opened once), ready for joint_forward."""
+    source = open_checkpoint(path)
+    return (_load_half(source, "video", dtype, operations, device),
+            _load_half(source, "audio", dtype, operations, device))
