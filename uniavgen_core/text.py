@@ -25,6 +25,9 @@ PAD_ID = -1  # becomes the filler row 0 inside the model's text embedding (ids +
 UNKNOWN_ID = 0  # official mapper falls back to index 0 (the space) for unknown tokens
 MAX_TEXT_POSITIONS = 4096  # the text encoder's position table; later positions reuse row 4095
 LANGUAGES = ("en", "zh")
+# safetensors metadata key under which a single-file audio DiT carries vocab.txt's content
+# (Vocabulary.to_text()), so no separate file is needed next to it.
+VOCAB_METADATA_KEY = "uniavgen_speech_vocab"
 RAVG_TASK_ID = 1  # equals tasks.Task.RAVG; the only task whose speech text carries a transcript
 
 

@@ -91,9 +91,9 @@ def _fill_meta_buffers(model: nn.Module, settings: BigVGANSettings, device: torc
         owner_name, _, leaf = name.rpartition(".")
         owner = model.get_submodule(owner_name)
         source = twin_buffers[name]
-        if source.shape != owner._buffers[leaf].shape:
+        if source.shape != getattr(owner, leaf).shape:
             raise RuntimeError(f"buffer {name} depends on the channel count; cannot rebuild it")
-        owner._buffers[leaf] = source.to(device)
+        owner.register_buffer(leaf, source.to(device), persistent=False)
 
 
 class BigVGANVocoder(Vocoder):

@@ -39,6 +39,18 @@ def test_vocab_text_round_trip_and_crlf(vocab):
     assert Vocabulary.from_text(text.rstrip("\n")) == vocab  # no trailing newline
 
 
+def test_vocab_travels_in_safetensors_metadata(tmp_path, vocab):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from uniavgen_core.text import VOCAB_METADATA_KEY
+
+    path = tmp_path / "audio_dit.safetensors"
+    save_file({"w": torch.zeros(1)}, str(path), metadata={VOCAB_METADATA_KEY: vocab.to_text()})
+    with safe_open(str(path), "pt") as handle:
+        assert Vocabulary.from_text(handle.metadata()[VOCAB_METADATA_KEY]) == vocab
+
+
 def test_vocab_errors(tmp_path, vocab):
     with pytest.raises(FileNotFoundError, match="vocab.txt"):
         Vocabulary.from_file(tmp_path / "missing.txt")
