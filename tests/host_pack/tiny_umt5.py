@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    import comfy.sd
 
 UMT5_WIDTH = 4096
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2  # umT5's special ids
@@ -103,7 +107,7 @@ class _ClipTarget:
         self.tokenizer = tokenizer
 
 
-def make_tiny_umt5_clip(cfg: TinyUmt5Config = TinyUmt5Config()) -> "comfy.sd.CLIP":  # noqa: F821
+def make_tiny_umt5_clip(cfg: TinyUmt5Config = TinyUmt5Config()) -> comfy.sd.CLIP:
     """A native CLIP object: what CLIPLoader(type=wan) returns for a (tiny) umT5 file."""
     import comfy.sd
     import comfy.text_encoders.sd3_clip
