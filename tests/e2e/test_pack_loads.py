@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 
+from helpers.stand_ins import TEST_PACK_MODULE
+
 PACK_MODULE = "custom_nodes.ComfyUI-UniAVGen"
 
 
 def test_nodes_listed_with_pack_module(server):
     info = server.get_json("/object_info")
-    ours = {name: spec for name, spec in info.items() if name.startswith("UniAVGen")}
+    # UniAVGenTest* are the test-only stand-ins (tests/host_pack): never from the product's module.
+    stand_ins = {name: spec for name, spec in info.items() if name.startswith("UniAVGenTest")}
+    assert all(spec["python_module"] == TEST_PACK_MODULE for spec in stand_ins.values()), stand_ins
+    ours = {name: spec for name, spec in info.items()
+            if name.startswith("UniAVGen") and name not in stand_ins}
     assert "UniAVGenInfo" in ours, sorted(info)[:20]
     for name, spec in ours.items():
         assert spec["python_module"] == PACK_MODULE, (name, spec["python_module"])

@@ -20,3 +20,12 @@ def pack(comfy, tmp_path_factory):
     custom_nodes = tmp_path_factory.mktemp("custom_nodes")
     load_builtin_nodes()
     return load_pack(custom_nodes)
+
+
+@pytest.fixture(scope="session")
+def stand_ins(comfy, tmp_path_factory):
+    """The test-only node pack (tiny umT5 CLIP and Wan 2.2 VAE stand-ins), loaded like a custom node."""
+    from helpers.stand_ins import load_test_pack
+
+    load_builtin_nodes()
+    return load_test_pack(tmp_path_factory.mktemp("test_custom_nodes"))
