@@ -4,10 +4,28 @@ from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
+from .conditioning import AudioToMel, ConditionVideo, ReferenceImage
 from .info import UniAVGenInfo
+from .loaders import LoadAudioDiT, LoadVideoDiT
+from .sampler import UniAVGenSampler
+from .speech import SpeechText
+from .vocoder import LoadVocoder, VocoderDecode, register_vocoder_folder
 
 
 class UniAVGenExtension(ComfyExtension):
     @override
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return [UniAVGenInfo]
+        # ComfyUI 0.3.75 never calls on_load; this runs once when the pack is loaded.
+        register_vocoder_folder()
+        return [
+            LoadVideoDiT,
+            LoadAudioDiT,
+            LoadVocoder,
+            SpeechText,
+            ReferenceImage,
+            ConditionVideo,
+            AudioToMel,
+            UniAVGenSampler,
+            VocoderDecode,
+            UniAVGenInfo,
+        ]

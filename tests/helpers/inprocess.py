@@ -23,6 +23,9 @@ def boot_comfy(comfyui_dir: Path) -> None:
     import comfy.options
 
     comfy.options.enable_args_parsing(False)
+    # nodes.py puts ComfyUI's comfy/ folder on sys.path, where comfy/utils.py would then shadow the
+    # top-level `utils` package; main.py imports the package first, and so do we.
+    import utils.install_util  # noqa: F401
 
 
 def load_pack(custom_nodes_dir: Path) -> ModuleType:

@@ -1,0 +1,91 @@
+"""Loader nodes: the video DiT, the audio DiT (with its speech vocabulary) and the vocoder."""
+
+from __future__ import annotations
+
+import logging
+
+import comfy.model_management as mm
+from comfy_api.latest import io
+
+from ..uniavgen_core.checkpoint import CheckpointError, load_audio_dit, load_video_dit
+from ..uniavgen_core.vocab_files import VocabularyNotFound, find_vocabulary
+from .io_types import AudioDiT, VideoDiT
+from .model_files import list_dit_files, resolve_dit_file
+from .patching import WEIGHT_DTYPES, compute_dtype_for, new_patcher, operations_for
+
+log = logging.getLogger(__name__)
+
+_FILE_TOOLTIP = ("A UniAVGen checkpoint in models/diffusion_models: the official sharded folder's "
+                 "diffusion_pytorch_model.safetensors.index.json, or a converted single file.")
+_DTYPE_TOOLTIP = ("How the weights are stored in memory. 'default' keeps the file's dtype; fp8_e4m3fn "
+                  "halves memory again (computed in bf16/fp32).")
+
+
+def _load_dit(node: str, loader, file_name: str, weight_dtype: str, *, with_vocabulary: bool = False):
+    path = resolve_dit_file(file_name, node)
+    if weight_dtype not in WEIGHT_DTYPES:
+        raise ValueError(f"{node}: weight_dtype {weight_dtype!r} is not one of {list(WEIGHT_DTYPES)}.")
+    load_device, offload_device = mm.get_torch_device(), mm.unet_offload_device()
+    dtype = WEIGHT_DTYPES[weight_dtype]
+    compute = compute_dtype_for(load_device, dtype)
+    ops = operations_for(dtype, compute, load_device)
+    try:
+        model = loader(path, dtype=dtype, operations=ops, device=offload_device)
+    except CheckpointError as err:
+        raise ValueError(f"{node}: cannot load {file_name!r}: {err}") from err
+    model.compute_dtype = compute
+    if with_vocabulary:
+        # Checked before any sampling: a missing vocabulary would only show up as a failed run.
+        try:
+            model.vocabulary, origin = find_vocabulary(path, model.config.vocab_size)
+        except (VocabularyNotFound, ValueError) as err:
+            raise ValueError(f"{node}: {err}") from err
+        log.info("%s: speech vocabulary (%d entries) from %s", node, len(model.vocabulary), origin)
+    log.info("%s: %s loaded (weights %s, compute %s)", node, file_name,
+             next(model.parameters()).dtype, compute)
+    return new_patcher(model, load_device, offload_device)
+
+
+class LoadVideoDiT(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="UniAVGenLoadVideoDiT",
+            display_name="Load UniAVGen Video DiT",
+            category="UniAVGen/loaders",
+            description="Loads the video half of UniAVGen (the Wan 2.2 5B video DiT with the "
+                        "audio-to-video interaction blocks).",
+            inputs=[
+                io.Combo.Input("dit_name", options=list_dit_files(), tooltip=_FILE_TOOLTIP),
+                io.Combo.Input("weight_dtype", options=list(WEIGHT_DTYPES), default="default",
+                               tooltip=_DTYPE_TOOLTIP),
+            ],
+            outputs=[VideoDiT.Output(display_name="video_dit")],
+        )
+
+    @classmethod
+    def execute(cls, dit_name: str, weight_dtype: str) -> io.NodeOutput:
+        return io.NodeOutput(_load_dit("Load UniAVGen Video DiT", load_video_dit, dit_name, weight_dtype))
+
+
+class LoadAudioDiT(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="UniAVGenLoadAudioDiT",
+            display_name="Load UniAVGen Audio DiT",
+            category="UniAVGen/loaders",
+            description="Loads the audio half of UniAVGen (the 1.4B audio DiT, its character text "
+                        "encoder and the video-to-audio interaction blocks) and its speech vocabulary.",
+            inputs=[
+                io.Combo.Input("dit_name", options=list_dit_files(), tooltip=_FILE_TOOLTIP),
+                io.Combo.Input("weight_dtype", options=list(WEIGHT_DTYPES), default="default",
+                               tooltip=_DTYPE_TOOLTIP),
+            ],
+            outputs=[AudioDiT.Output(display_name="audio_dit")],
+        )
+
+    @classmethod
+    def execute(cls, dit_name: str, weight_dtype: str) -> io.NodeOutput:
+        return io.NodeOutput(_load_dit("Load UniAVGen Audio DiT", load_audio_dit, dit_name, weight_dtype,
+                                       with_vocabulary=True))

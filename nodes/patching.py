@@ -1,0 +1,40 @@
+"""ComfyUI memory management for the core's modules: ModelPatchers, weight dtypes, operations."""
+
+from __future__ import annotations
+
+import logging
+
+import comfy.model_management as mm
+import comfy.model_patcher
+import comfy.ops
+import torch
+
+log = logging.getLogger(__name__)
+
+WEIGHT_DTYPES: dict[str, torch.dtype | None] = {
+    "default": None,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+    "fp8_e4m3fn": torch.float8_e4m3fn,
+}
+
+
+def new_patcher(model: torch.nn.Module, load_device: torch.device,
+                offload_device: torch.device) -> comfy.model_patcher.ModelPatcher:
+    # Newer ComfyUI has CoreModelPatcher (dynamic VRAM); 0.3.75 only ModelPatcher.
+    cls = getattr(comfy.model_patcher, "CoreModelPatcher", None) or comfy.model_patcher.ModelPatcher
+    return cls(model, load_device=load_device, offload_device=offload_device)
+
+
+def compute_dtype_for(load_device: torch.device, weight_dtype: torch.dtype | None) -> torch.dtype:
+    """The dtype activations run in: what ComfyUI would pick for a diffusion model on this device."""
+    supported = [torch.bfloat16, torch.float16, torch.float32]
+    if weight_dtype in supported:
+        return mm.unet_manual_cast(weight_dtype, load_device, supported) or weight_dtype
+    return mm.unet_dtype(device=load_device, supported_dtypes=supported)
+
+
+def operations_for(weight_dtype: torch.dtype | None, compute_dtype: torch.dtype,
+                   load_device: torch.device):
+    """comfy.ops flavour: manual cast when weights are stored in another dtype than compute."""
+    return comfy.ops.pick_operations(weight_dtype, compute_dtype, load_device=load_device)

@@ -1,0 +1,126 @@
+"""The UniAVGen sampler node: both DiTs, MA-CFG, one video latent and one mel out."""
+
+from __future__ import annotations
+
+import comfy.latent_formats
+import comfy.model_management as mm
+from comfy_api.latest import io
+
+from ..uniavgen_core.geometry import VIDEO_FPS, pixel_frames
+from ..uniavgen_core.sampler import SamplerError, SamplerSettings, sample
+from ..uniavgen_core.text import SpeechTextEncoder
+from .attention import install_attention
+from .io_types import AudioDiT, Mel, Speech, VideoDiT
+from .payloads import MelClip, MelRole
+from .progress import step_callback
+from .task_inputs import NODE, TASK_TABLE, build_task_inputs, choose_task
+
+AUDIO_RATE = 24000
+MAX_STEPS = 1000
+
+
+class UniAVGenSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="UniAVGenSampler",
+            display_name=NODE,
+            category="UniAVGen/sampling",
+            description="Generates the video latent and the speech mel together with modality-aware "
+                        f"CFG (official defaults). {TASK_TABLE}",
+            inputs=[
+                VideoDiT.Input("video_dit", tooltip="From Load UniAVGen Video DiT."),
+                AudioDiT.Input("audio_dit", tooltip="From Load UniAVGen Audio DiT."),
+                io.Conditioning.Input("positive", tooltip="The video caption: CLIPTextEncode with the "
+                                                          "umT5-XXL text encoder (CLIPLoader type wan)."),
+                io.Conditioning.Input("negative", tooltip="Negative caption; the official one is empty."),
+                Speech.Input("speech", tooltip="From UniAVGen Speech Text."),
+                io.Latent.Input("reference_image", optional=True,
+                                tooltip="The reference face (UniAVGen Reference Image). Optional only "
+                                        "for dubbing, where the condition video's first frame is used."),
+                Mel.Input("reference_voice", optional=True,
+                          tooltip="A voice to clone (UniAVGen Audio To Mel, use_as reference_voice)."),
+                Mel.Input("condition_audio", optional=True,
+                          tooltip="Speech to animate the face with (Audio To Mel, use_as condition_audio); "
+                                  "no audio is generated."),
+                io.Latent.Input("condition_video", optional=True,
+                                tooltip="A silent video to dub (UniAVGen Condition Video)."),
+                io.Int.Input("length", default=81, min=5, max=321, step=4,
+                             tooltip="Frames at 16 fps (4k+1). 81 = 5.06 s, what the model was trained "
+                                     "on. Ignored for dubbing, where the condition video sets it."),
+                io.Int.Input("seed", default=2025, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="Noise seed (the official default is 2025)."),
+                io.Int.Input("steps", default=50, min=1, max=MAX_STEPS, tooltip="Sampling steps."),
+                io.Float.Input("shift", default=5.0, min=0.01, max=100.0, step=0.01,
+                               tooltip="Timestep shift of the flow-matching schedule."),
+                io.Float.Input("video_cfg", default=3.0, min=0.0, max=30.0, step=0.1,
+                               tooltip="Guidance scale of the video."),
+                io.Float.Input("audio_cfg", default=2.0, min=0.0, max=30.0, step=0.1,
+                               tooltip="Guidance scale of the audio."),
+                io.Float.Input("macfg_fraction", default=0.5, min=0.0, max=1.0, step=0.01,
+                               tooltip="Modality-aware CFG: for this first fraction of the steps the "
+                                       "unconditional pass drops the audio-video interaction."),
+                io.Int.Input("slg_layer", default=11, min=-1, max=255,
+                             tooltip="Skip-layer guidance: the layer skipped in the unconditional pass. "
+                                     "0 or -1 turns it off."),
+                io.Boolean.Input("batched_cfg", default=True,
+                                 tooltip="Run the conditional and unconditional passes as one batch of 2 "
+                                         "(faster, more memory; same result)."),
+            ],
+            outputs=[
+                io.Latent.Output(display_name="video_latent"),
+                Mel.Output(display_name="mel"),
+            ],
+        )
+
+    @classmethod
+    def validate_inputs(cls, steps: int, shift: float, video_cfg: float, audio_cfg: float,
+                        macfg_fraction: float, slg_layer: int, length: int, **_: object) -> bool | str:
+        problems = []
+        if not 1 <= steps <= MAX_STEPS:
+            problems.append(f"'steps' is {steps}; use 1..{MAX_STEPS} (official 50)")
+        if not shift > 0:
+            problems.append(f"'shift' is {shift}; it must be > 0 (official 5.0)")
+        for name, value in (("video_cfg", video_cfg), ("audio_cfg", audio_cfg)):
+            if not value >= 0:
+                problems.append(f"'{name}' is {value}; guidance scales cannot be negative")
+        if not 0.0 <= macfg_fraction <= 1.0:
+            problems.append(f"'macfg_fraction' is {macfg_fraction}; it is a fraction of the steps, 0..1")
+        if (length - 1) % 4:
+            problems.append(f"'length' is {length}; it must be 4k+1 frames (e.g. 81)")
+        if slg_layer < -1:
+            problems.append(f"'slg_layer' is {slg_layer}; use -1 or 0 (off) or a layer index")
+        return f"{NODE}: " + "; ".join(problems) + "." if problems else True
+
+    @classmethod
+    def execute(cls, video_dit, audio_dit, positive, negative, speech, length: int, seed: int,
+                steps: int, shift: float, video_cfg: float, audio_cfg: float, macfg_fraction: float,
+                slg_layer: int, batched_cfg: bool, reference_image: dict | None = None,
+                reference_voice: MelClip | None = None, condition_audio: MelClip | None = None,
+                condition_video: dict | None = None) -> io.NodeOutput:
+        num_layers = video_dit.model.config.num_layers
+        if slg_layer >= num_layers:
+            raise ValueError(f"{NODE}: 'slg_layer' is {slg_layer} but the model has {num_layers} layers "
+                             f"(0..{num_layers - 1}). Use 11 (official) or -1 to turn it off.")
+        task = choose_task(reference_voice, condition_audio, condition_video)
+        mm.load_models_gpu([video_dit, audio_dit])
+        device = video_dit.load_device
+        encoder = SpeechTextEncoder(audio_dit.model.vocabulary)
+        inputs = build_task_inputs(task=task, speech=speech, encoder=encoder, positive=positive,
+                                   negative=negative, reference_image=reference_image,
+                                   reference_voice=reference_voice, condition_audio=condition_audio,
+                                   condition_video=condition_video, length=length, device=device)
+        try:
+            settings = SamplerSettings(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
+                                       macfg_fraction=macfg_fraction, slg_layer=slg_layer, seed=seed,
+                                       batched_cfg=batched_cfg)
+        except SamplerError as err:
+            raise ValueError(f"{NODE}: {err}") from err
+        install_attention(video_dit.model, audio_dit.model, device)
+        result = sample(video_dit.model, audio_dit.model, inputs, settings,
+                        callback=step_callback(steps, device))
+        video = comfy.latent_formats.Wan22().process_out(result.decode_video.float()).cpu()
+        samples = pixel_frames(inputs.latent_frames) * AUDIO_RATE // VIDEO_FPS
+        mel = MelClip(mel=result.decode_audio[0].float().cpu(), role=MelRole.GENERATED, num_samples=samples)
+        return io.NodeOutput({"samples": video}, mel)
+

@@ -1,0 +1,60 @@
+"""Speech text node: what the person says (and the transcript of a voice to clone)."""
+
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..uniavgen_core.speech_rate import estimate_speech_seconds
+from .io_types import Speech
+from .payloads import SpeechRequest
+
+NODE = "UniAVGen Speech Text"
+LANGUAGES = ["en", "zh"]
+
+
+class SpeechText(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="UniAVGenSpeechText",
+            display_name=NODE,
+            category="UniAVGen/conditioning",
+            description="The words the person speaks. One clip holds about 5 s of speech; the "
+                        "info output warns when the text is likely too long.",
+            inputs=[
+                io.String.Input("text", multiline=True, default="",
+                                tooltip="What the person says. English is read character by character; "
+                                        "Chinese is converted to pinyin with tones."),
+                io.Combo.Input("language", options=LANGUAGES, default="en",
+                               tooltip="en: English (characters). zh: Chinese (needs pypinyin and jieba)."),
+                io.String.Input("reference_text", multiline=True, default="",
+                                tooltip="Only for voice cloning: the exact transcript of the reference "
+                                        "voice clip connected to the sampler. Leave empty otherwise."),
+            ],
+            outputs=[
+                Speech.Output(display_name="speech"),
+                io.String.Output(display_name="info"),
+            ],
+        )
+
+    @classmethod
+    def validate_inputs(cls, text: str, language: str, reference_text: str = "") -> bool | str:
+        if not text.strip():
+            return f"{NODE}: 'text' is empty. Type the words the person should say."
+        if language not in LANGUAGES:
+            return f"{NODE}: language {language!r} is not supported; choose one of {LANGUAGES}."
+        return True
+
+    @classmethod
+    def execute(cls, text: str, language: str, reference_text: str = "") -> io.NodeOutput:
+        request = SpeechRequest(text=text.strip(), language=language, reference_text=reference_text.strip())
+        estimate = estimate_speech_seconds(request.text, language)
+        info = f"about {estimate.seconds:.1f} s of speech for a {estimate.window_seconds:.2f} s clip"
+        if estimate.likely_too_long:
+            info = (f"WARNING: about {estimate.seconds:.1f} s of speech "
+                    f"(at least {estimate.min_seconds:.1f} s "
+                    f"even spoken fast) will not fit a {estimate.window_seconds:.2f} s clip; it will be "
+                    "rushed or cut. Shorten the text or split it over several clips.")
+        elif estimate.seconds > estimate.window_seconds:
+            info += " (tight: it will be spoken fast)"
+        return io.NodeOutput(request, info, ui={"text": [info]})

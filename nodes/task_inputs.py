@@ -1,0 +1,102 @@
+"""Maps the sampler node's inputs to the core's TaskInputs: which task, which tensors."""
+
+from __future__ import annotations
+
+import comfy.latent_formats
+import torch
+
+from ..uniavgen_core.geometry import latent_frames
+from ..uniavgen_core.tasks import Task, TaskInputError, TaskInputs
+from ..uniavgen_core.text import SpeechTextEncoder
+from .caption import caption_context
+from .payloads import MelClip, MelRole, SpeechRequest
+
+NODE = "UniAVGen Sampler"
+
+TASK_TABLE = (
+    "Task by connected inputs: nothing optional -> joint audio+video (AVG); reference_voice -> joint "
+    "with a cloned voice (RAVG, give its transcript in Speech Text); condition_audio -> audio-driven "
+    "video (A2V); condition_video -> video-to-audio dubbing (V2A)."
+)
+
+
+def choose_task(reference_voice: MelClip | None, condition_audio: MelClip | None,
+                condition_video: dict | None) -> Task:
+    given = [name for name, value in (("reference_voice", reference_voice),
+                                      ("condition_audio", condition_audio),
+                                      ("condition_video", condition_video)) if value is not None]
+    if len(given) > 1:
+        raise ValueError(f"{NODE}: {' and '.join(given)} are connected together; UniAVGen runs one task "
+                         f"at a time. {TASK_TABLE}")
+    _check_role("reference_voice", reference_voice, MelRole.REFERENCE_VOICE)
+    _check_role("condition_audio", condition_audio, MelRole.CONDITION_AUDIO)
+    if reference_voice is not None:
+        return Task.RAVG
+    if condition_audio is not None:
+        return Task.A2V
+    if condition_video is not None:
+        return Task.V2A
+    return Task.AVG
+
+
+def _check_role(name: str, clip: MelClip | None, role: MelRole) -> None:
+    if clip is not None and clip.role is not role:
+        raise ValueError(f"{NODE}: '{name}' got a mel made for '{clip.role.value}'. Set 'use_as' to "
+                         f"'{role.value}' in the UniAVGen Audio To Mel node that feeds it.")
+
+
+def normalise_latent(latent: dict, name: str) -> torch.Tensor:
+    samples = latent["samples"]
+    if samples.ndim != 5 or samples.shape[1] != 48:
+        raise ValueError(f"{NODE}: '{name}' must be a Wan 2.2 video latent [1, 48, frames, h, w], got "
+                         f"{tuple(samples.shape)}. Encode it with the UniAVGen prepare nodes and the "
+                         "Wan 2.2 VAE.")
+    if samples.shape[0] != 1:
+        raise ValueError(f"{NODE}: '{name}' has a batch of {samples.shape[0]}; one clip at a time.")
+    return comfy.latent_formats.Wan22().process_in(samples.float())
+
+
+def build_task_inputs(*, task: Task, speech: SpeechRequest, encoder: SpeechTextEncoder,
+                      positive, negative, reference_image: dict | None,
+                      reference_voice: MelClip | None, condition_audio: MelClip | None,
+                      condition_video: dict | None, length: int, device: torch.device) -> TaskInputs:
+    if task is Task.RAVG and not speech.reference_text:
+        raise ValueError(f"{NODE}: a reference_voice is connected but the Speech Text node's "
+                         "'reference_text' is empty. Type the exact words spoken in the reference clip.")
+    cond_latent = None
+    if condition_video is not None:
+        cond_latent = normalise_latent(condition_video, "condition_video").to(device)
+    if reference_image is not None:
+        ref_latent = normalise_latent(reference_image, "reference_image").to(device)
+    elif cond_latent is not None:
+        ref_latent = cond_latent[:, :, :1]  # V2A: the first frame is the reference (official)
+    else:
+        raise ValueError(f"{NODE}: 'reference_image' is not connected. Connect the UniAVGen Reference "
+                         "Image node's 'reference' output (or a condition_video for dubbing).")
+    try:
+        frames = cond_latent.shape[2] if cond_latent is not None else latent_frames(length)
+    except ValueError as err:
+        raise ValueError(f"{NODE}: 'length' {err}") from err
+    try:
+        texts = encoder.encode_for_task(speech.text, speech.language, int(task),
+                                        speech.reference_text if task is Task.RAVG else None)
+    except (ValueError, ImportError) as err:
+        raise ValueError(f"{NODE}: 'speech' {err}") from err
+    positive_ids, negative_ids = texts.positive, texts.negative
+
+    def mel(clip: MelClip | None) -> torch.Tensor | None:
+        return None if clip is None else clip.mel.float().to(device)
+
+    try:
+        return TaskInputs(
+            task=task,
+            speech_ids=positive_ids.ids[0].to(device), speech_len=int(positive_ids.lens[0]),
+            neg_speech_ids=negative_ids.ids[0].to(device), neg_speech_len=int(negative_ids.lens[0]),
+            t5_context=caption_context(positive, input_name="positive").float().to(device),
+            t5_negative=caption_context(negative, input_name="negative").float().to(device),
+            ref_latent=ref_latent, cond_latent=cond_latent,
+            ref_mel=mel(reference_voice), cond_mel=mel(condition_audio),
+            latent_frames=frames,
+        )
+    except TaskInputError as err:
+        raise ValueError(f"{NODE}: {err}") from err

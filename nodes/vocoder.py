@@ -1,0 +1,126 @@
+"""Vocoder nodes: load BigVGAN as released (or Vocos) and turn the generated mel into AUDIO."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import comfy.model_management as mm
+import folder_paths
+import torch
+from comfy_api.latest import io
+
+from ..uniavgen_core.vocoder import load_vocoder
+from ..uniavgen_core.vocoder_files import VocoderLoadError
+from .io_types import Mel, Vocoder
+from .patching import new_patcher
+from .payloads import MelClip
+
+log = logging.getLogger(__name__)
+
+VOCODER_FOLDER = "uniavgen_vocoders"
+# Files in the shared `vae` folder are offered only when their name says they are vocoders.
+_VAE_HINTS = ("vocoder", "bigvgan", "vocos", "code2wav")
+
+
+def register_vocoder_folder() -> None:
+    """models/uniavgen_vocoders, beside ComfyUI's own model folders (idempotent)."""
+    path = os.path.join(folder_paths.models_dir, VOCODER_FOLDER)
+    known = folder_paths.folder_names_and_paths.get(VOCODER_FOLDER)
+    if known is None or path not in known[0]:
+        folder_paths.add_model_folder_path(VOCODER_FOLDER, path)
+
+
+def _candidates() -> dict[str, Path]:
+    """name -> path for vocoder files and released folders (config.json + weights)."""
+    found: dict[str, Path] = {}
+    for folder in (VOCODER_FOLDER, "vae"):
+        if folder not in folder_paths.folder_names_and_paths:
+            continue
+        for base in folder_paths.get_folder_paths(folder):
+            if not os.path.isdir(base):
+                continue
+            for entry in sorted(os.listdir(base)):
+                full = Path(base) / entry
+                hinted = folder == VOCODER_FOLDER or any(h in entry.lower() for h in _VAE_HINTS)
+                if not hinted:
+                    continue
+                if full.is_dir() and (full / "config.json").is_file():
+                    found.setdefault(entry, full)
+                elif full.suffix == ".safetensors":
+                    found.setdefault(entry, full)
+    return found
+
+
+class LoadVocoder(io.ComfyNode):
+    NODE = "Load UniAVGen Vocoder"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="UniAVGenLoadVocoder",
+            display_name=cls.NODE,
+            category="UniAVGen/loaders",
+            description="Loads the mel vocoder: UniAVGen's BigVGAN (the released code2wav_bigvgan_model "
+                        "folder, or a converted single file), or a Vocos model.",
+            inputs=[
+                io.Combo.Input("vocoder_name", options=sorted(_candidates()),
+                               tooltip=f"A vocoder in models/{VOCODER_FOLDER} (file or folder), or in "
+                                       "models/vae when its name contains 'vocoder' or 'bigvgan'."),
+            ],
+            outputs=[Vocoder.Output(display_name="vocoder")],
+        )
+
+    @classmethod
+    def execute(cls, vocoder_name: str) -> io.NodeOutput:
+        path = _candidates().get(vocoder_name)
+        if path is None:
+            raise ValueError(f"{cls.NODE}: vocoder {vocoder_name!r} was not found. Put the released "
+                             f"code2wav_bigvgan_model folder in models/{VOCODER_FOLDER} and refresh.")
+        offload = mm.unet_offload_device()
+        try:
+            model = load_vocoder(path, device=offload, dtype=torch.float32)
+        except VocoderLoadError as err:
+            raise ValueError(f"{cls.NODE}: cannot load {vocoder_name!r}: {err}") from err
+        return io.NodeOutput(new_patcher(model, mm.get_torch_device(), offload))
+
+
+class VocoderDecode(io.ComfyNode):
+    NODE = "UniAVGen Vocoder Decode"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="UniAVGenVocoderDecode",
+            display_name=cls.NODE,
+            category="UniAVGen/decode",
+            description="Turns the sampler's mel into 24 kHz speech, exactly as long as the video.",
+            inputs=[
+                Vocoder.Input("vocoder", tooltip="From Load UniAVGen Vocoder."),
+                Mel.Input("mel", tooltip="The sampler's mel output."),
+            ],
+            outputs=[io.Audio.Output(display_name="audio")],
+        )
+
+    @classmethod
+    def execute(cls, vocoder, mel: MelClip) -> io.NodeOutput:
+        mm.load_models_gpu([vocoder])
+        model = vocoder.model
+        try:
+            with torch.inference_mode():
+                wave = model.decode(mel.mel.to(vocoder.load_device)).float().cpu()  # [1, 240*T]
+        except ValueError as err:
+            raise ValueError(f"{cls.NODE}: 'mel' {err}") from err
+        wave = wave.reshape(1, 1, -1)
+        if mel.num_samples is not None:
+            wave = _fit_length(wave, mel.num_samples)
+        return io.NodeOutput({"waveform": wave, "sample_rate": model.sample_rate})
+
+
+def _fit_length(wave: torch.Tensor, samples: int) -> torch.Tensor:
+    # 506 mel frames give 121,440 samples while 81 frames at 16 fps last 121,500: pad with silence
+    # so the audio ends with the video (muxers otherwise cut or stretch).
+    if wave.shape[-1] >= samples:
+        return wave[..., :samples]
+    return torch.nn.functional.pad(wave, (0, samples - wave.shape[-1]))

@@ -1,0 +1,144 @@
+"""Builds ComfyUI UI-format workflows (and their API-format twins) from a compact graph description.
+
+The socket and widget layout of every node comes from the server's /object_info, so the files
+match what the real frontend expects. Used by scripts/make_workflows.py and by the tests that keep
+workflows/ and tests/api_prompts/ in sync.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Widget types: everything else is a socket.
+_WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+CONTROL_VALUE = "fixed"
+
+
+@dataclass
+class Node:
+    """One node: its id, class, widget values by input name, and links into its sockets."""
+
+    id: int
+    type: str
+    pos: tuple[int, int]
+    widgets: dict[str, Any] = field(default_factory=dict)
+    links: dict[str, tuple[int, int]] = field(default_factory=dict)   # input -> (node id, output slot)
+    title: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    size: tuple[int, int] = (320, 140)
+
+
+def _input_specs(info: dict) -> list[tuple[str, Any, dict, bool]]:
+    """(name, type, options, optional) in the frontend's order: required then optional."""
+    specs = []
+    order = info.get("input_order", {})
+    for group, optional in (("required", False), ("optional", True)):
+        inputs = info["input"].get(group, {})
+        for name in order.get(group, list(inputs)):
+            spec = inputs[name]
+            kind, options = spec[0], (spec[1] if len(spec) > 1 else {})
+            specs.append((name, kind, options or {}, optional))
+    return specs
+
+
+def _is_widget(kind: Any, options: dict) -> bool:
+    if isinstance(kind, list):
+        return True
+    return kind in _WIDGET_TYPES and not options.get("forceInput", False)
+
+
+def _has_control(name: str, kind: Any, options: dict) -> bool:
+    return kind == "INT" and (options.get("control_after_generate") or name in ("seed", "noise_seed"))
+
+
+def widget_values(node: Node, info: dict) -> list[Any]:
+    values: list[Any] = []
+    for name, kind, options, _ in _input_specs(info):
+        if not _is_widget(kind, options) or name in node.links:
+            continue
+        if name in node.widgets:
+            value = node.widgets[name]
+        elif "default" in options:
+            value = options["default"]
+        elif isinstance(kind, list):
+            value = kind[0] if kind else ""
+        else:
+            raise KeyError(f"{node.type}.{name} has no value and no default")
+        values.append(value)
+        if _has_control(name, kind, options):
+            values.append(CONTROL_VALUE)
+    return values
+
+
+def to_ui(nodes: list[Node], object_info: dict, extra_nodes: list[dict] | None = None) -> dict:
+    """UI-format workflow (version 0.4) of the graph."""
+    by_id = {n.id: n for n in nodes}
+    links: list[list[Any]] = []
+    outgoing: dict[tuple[int, int], list[int]] = {}
+    ui_nodes = []
+    for node in nodes:
+        info = object_info[node.type]
+        inputs = []
+        for name, kind, options, _ in _input_specs(info):
+            widget = _is_widget(kind, options)
+            if widget and name not in node.links:
+                continue
+            entry: dict[str, Any] = {"name": name, "type": "COMBO" if isinstance(kind, list) else kind,
+                                     "link": None}
+            if widget:
+                entry["widget"] = {"name": name}
+            if name in node.links:
+                src, slot = node.links[name]
+                link_id = len(links) + 1
+                src_type = object_info[by_id[src].type]["output"][slot]
+                links.append([link_id, src, slot, node.id, len(inputs), src_type])
+                outgoing.setdefault((src, slot), []).append(link_id)
+                entry["link"] = link_id
+            inputs.append(entry)
+        ui_nodes.append({"node": node, "info": info, "inputs": inputs})
+    out = []
+    for order, item in enumerate(ui_nodes):
+        node, info = item["node"], item["info"]
+        outputs = [{"name": name, "type": kind, "links": outgoing.get((node.id, slot), []),
+                    "slot_index": slot}
+                   for slot, (name, kind) in enumerate(zip(info["output_name"], info["output"], strict=True))]
+        entry = {
+            "id": node.id, "type": node.type, "pos": list(node.pos), "size": list(node.size),
+            "flags": {}, "order": order, "mode": 0, "inputs": item["inputs"], "outputs": outputs,
+            "properties": {"Node name for S&R": node.type, **node.properties},
+            "widgets_values": widget_values(node, info),
+        }
+        if node.title:
+            entry["title"] = node.title
+        out.append(entry)
+    out += extra_nodes or []
+    last_id = max([n["id"] for n in out], default=0)
+    return {"last_node_id": last_id, "last_link_id": len(links), "nodes": out, "links": links,
+            "groups": [], "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}}, "version": 0.4}
+
+
+def ui_to_api(workflow: dict, object_info: dict) -> dict:
+    """API-format prompt of a UI workflow: the inverse of what the frontend's graphToPrompt does."""
+    links = {link[0]: link for link in workflow["links"]}
+    prompt = {}
+    for node in workflow["nodes"]:
+        if node["type"] not in object_info:
+            continue  # Note and other frontend-only nodes
+        info = object_info[node["type"]]
+        linked = {i["name"]: links[i["link"]] for i in node.get("inputs", []) if i.get("link") is not None}
+        values = iter(node.get("widgets_values", []))
+        inputs: dict[str, Any] = {}
+        for name, kind, options, _ in _input_specs(info):
+            if name in linked:
+                link = linked[name]
+                inputs[name] = [str(link[1]), link[2]]
+                continue
+            if not _is_widget(kind, options):
+                continue
+            inputs[name] = next(values)
+            if _has_control(name, kind, options):
+                next(values)
+        prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs,
+                                   "_meta": {"title": node.get("title", node["type"])}}
+    return prompt
