@@ -7,6 +7,8 @@ import logging
 import torch
 from comfy.ldm.modules.attention import optimized_attention
 
+from ..uniavgen_core.model.attention import key_padding_mask
+
 log = logging.getLogger(__name__)
 
 
@@ -16,9 +18,9 @@ def comfy_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     heads = q.shape[2]
     mask = None
     if k_lens is not None:
-        valid = torch.arange(k.shape[1], device=q.device)[None, :] < k_lens.to(q.device)[:, None]
+        # additive form: every ComfyUI attention backend accepts it
+        valid = key_padding_mask(k_lens, k.shape[1], q.device)
         mask = torch.zeros(valid.shape, dtype=q.dtype, device=q.device).masked_fill(~valid, float("-inf"))
-        mask = mask[:, None, None, :]
     out = optimized_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), heads,
                               mask=mask, skip_reshape=True, skip_output_reshape=True)
     return out.transpose(1, 2)

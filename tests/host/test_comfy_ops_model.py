@@ -7,7 +7,6 @@ import torch
 
 from helpers import tiny
 from uniavgen_core.model import JointInputs, PassFlags, joint_forward
-from uniavgen_core.model.attention import key_padding_mask
 
 
 def _tiny_with(ops, dtype, reference):
@@ -52,18 +51,11 @@ def test_manual_cast_bf16_weights_fp32_compute(comfy, reference):
         assert (a - b).abs().max() < 0.05 * b.abs().max()
 
 
-def test_comfy_optimized_attention_plugs_in(comfy, reference):
-    from comfy.ldm.modules.attention import optimized_attention
+def test_comfy_optimized_attention_plugs_in(pack, reference):
+    """The pack's adapter (nodes/attention.py) on ComfyUI's optimized attention, masks included."""
+    import importlib
 
-    def comfy_attention(q, k, v, k_lens=None):
-        b, lq, h, d = q.shape
-        mask = None
-        if k_lens is not None:   # additive mask: every comfy backend accepts it
-            valid = key_padding_mask(k_lens, k.shape[1], q.device)
-            mask = torch.zeros(valid.shape, dtype=q.dtype, device=q.device).masked_fill(~valid, float("-inf"))
-        out = optimized_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), h, mask=mask,
-                                  skip_reshape=True)
-        return out.view(b, lq, h, d)
+    comfy_attention = importlib.import_module(f"{pack.__name__}.nodes.attention").comfy_attention
 
     ref = _run(reference)
     for m in reference:

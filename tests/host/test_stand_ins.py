@@ -69,7 +69,7 @@ def test_models_folder_is_listed_by_folder_paths(comfy, golden, tmp_path, monkey
     for folder in ("diffusion_models", "vae"):
         paths, exts = folder_paths.folder_names_and_paths[folder]
         monkeypatch.setitem(folder_paths.folder_names_and_paths, folder, (list(paths), set(exts)))
-        folder_paths.add_model_folder_path(folder, str(layout.models / folder))
+        folder_paths.add_model_folder_path(folder, str(layout.models / folder), is_default=True)
 
     shards = sorted(p.name for p in (golden_dir() / "checkpoint").glob("*.safetensors"))
     listed = folder_paths.get_filename_list("diffusion_models")
