@@ -1,19 +1,18 @@
 """Sampler parity with the official `generate()` runs in the golden folder (manifest key `sampler`).
 
 Replay tests drive the sampler with the recorded model outputs and check every call's inputs; the
-real-model tests run the same checks through `joint_forward` on the tiny golden checkpoint and skip
-until the model is available on this branch.
+real-model tests run the same checks through `joint_forward` on the tiny golden checkpoint.
 """
 
 from __future__ import annotations
-
-import importlib
 
 import pytest
 import torch
 
 from helpers.golden_replay import GoldenRun, RecordingForward, ReplayForward, sampler_run_names
 from helpers.paths import golden_dir
+from uniavgen_core.checkpoint import load_audio_dit, load_video_dit
+from uniavgen_core.model.joint import joint_forward
 from uniavgen_core.sampler import make_noise, sample, shifted_timesteps
 
 RUNS = sampler_run_names(golden_dir())
@@ -92,29 +91,19 @@ def test_interrupt_leaves_no_state(run, stop_at):
     check_against_golden(run, result, replay, ATOL)
 
 
-# -- real model (needs uniavgen_core.checkpoint and the real joint_forward from the model branch) --
+# -- the real model on the tiny golden checkpoint --
 
 @pytest.fixture(scope="module")
 def real_dits(golden):
-    try:
-        checkpoint = importlib.import_module("uniavgen_core.checkpoint")
-    except ImportError as exc:
-        pytest.skip(f"real model unavailable: uniavgen_core.checkpoint cannot be imported ({exc})")
     path = golden / "checkpoint"
-    return (checkpoint.load_video_dit(path, dtype=torch.float32),
-            checkpoint.load_audio_dit(path, dtype=torch.float32))
+    return load_video_dit(path, dtype=torch.float32), load_audio_dit(path, dtype=torch.float32)
 
 
 def real_sample(real_dits, run: GoldenRun, batched: bool):
-    from uniavgen_core.model.joint import joint_forward
-
     recorder = RecordingForward(joint_forward)
-    try:
-        with torch.no_grad():
-            result = sample(*real_dits, run.task_inputs(), run.settings(batched_cfg=batched),
-                            noise=run.noise(), forward=recorder)
-    except NotImplementedError as exc:
-        pytest.skip(f"real model unavailable: joint_forward raises NotImplementedError ({exc})")
+    with torch.no_grad():
+        result = sample(*real_dits, run.task_inputs(), run.settings(batched_cfg=batched),
+                        noise=run.noise(), forward=recorder)
     return result, recorder
 
 
