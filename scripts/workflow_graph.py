@@ -53,9 +53,10 @@ def _has_control(name: str, kind: Any, options: dict) -> bool:
 
 
 def widget_values(node: Node, info: dict) -> list[Any]:
+    # Widgets fed by a link keep a (placeholder) value: the frontend saves every widget's value.
     values: list[Any] = []
     for name, kind, options, _ in _input_specs(info):
-        if not _is_widget(kind, options) or name in node.links:
+        if not _is_widget(kind, options):
             continue
         if name in node.widgets:
             value = node.widgets[name]
@@ -130,15 +131,13 @@ def ui_to_api(workflow: dict, object_info: dict) -> dict:
         values = iter(node.get("widgets_values", []))
         inputs: dict[str, Any] = {}
         for name, kind, options, _ in _input_specs(info):
+            if _is_widget(kind, options):
+                inputs[name] = next(values)
+                if _has_control(name, kind, options):
+                    next(values)
             if name in linked:
                 link = linked[name]
                 inputs[name] = [str(link[1]), link[2]]
-                continue
-            if not _is_widget(kind, options):
-                continue
-            inputs[name] = next(values)
-            if _has_control(name, kind, options):
-                next(values)
         prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs,
                                    "_meta": {"title": node.get("title", node["type"])}}
     return prompt

@@ -8,6 +8,9 @@ import pytest
 
 from helpers.comfy_server import ComfyServer, HostLayout
 from helpers.paths import REPO_ROOT, TEST_OUTPUT, comfyui_dir, golden_dir
+from helpers.stand_ins import link_test_pack
+from helpers.tiny_models import populate_models
+from helpers.tiny_workflows import copy_example_inputs
 
 TIERS = ("unit", "parity", "host", "e2e", "ui")
 
@@ -45,9 +48,17 @@ def test_output() -> Path:
 
 @pytest.fixture(scope="session")
 def host_layout(tmp_path_factory) -> HostLayout:
-    """Folders of the session's ComfyUI server; the pack is linked in as a custom node."""
+    """Folders of the session's ComfyUI server (e2e and ui tiers share it).
+
+    The pack is linked in as a custom node, and so is the test-only stand-in pack (tiny umT5 and
+    Wan 2.2 VAE); the tiny models fill the model folders and the example inputs the input folder.
+    """
     layout = HostLayout(tmp_path_factory.mktemp("comfy_host"))
     layout.link_pack(REPO_ROOT, "ComfyUI-UniAVGen")
+    link_test_pack(layout)
+    if (golden_dir() / "checkpoint").is_dir():  # without golden data only the model-running tests fail
+        populate_models(layout)
+    copy_example_inputs(layout)
     return layout
 
 

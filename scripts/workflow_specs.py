@@ -1,0 +1,130 @@
+"""The example graphs, one per task, with the official defaults and download links on every loader."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from workflow_graph import Node
+
+HF = "https://huggingface.co"
+UMT5 = "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
+VAE = "wan2.2_vae.safetensors"
+DIT = "UniAVGen/diffusion_pytorch_model.safetensors.index.json"
+VOCODER = "uniavgen_bigvgan"
+FACE, VOICE, SPEECH, CLIP = ("uniavgen_face.png", "uniavgen_voice.wav", "uniavgen_speech.wav",
+                             "uniavgen_silent_clip.mp4")
+
+CAPTION = ("A young man with short brown hair looks into the camera and talks in a calm, friendly way "
+           "in front of a plain blue wall. Medium close-up, soft even light, static camera.")
+SPEECH_TEXT = "Hello! This clip and my voice were made together by UniAVGen in ComfyUI."
+VOICE_TRANSCRIPT = "This is the voice I would like you to use."
+
+
+def _model(name: str, url: str, directory: str) -> dict:
+    return {"models": [{"name": name, "url": url, "directory": directory}]}
+
+
+DIT_MODEL = _model(DIT, f"{HF}/MCG-NJU/UniAVGen/resolve/main/diffusion_pytorch_model.safetensors.index.json",
+                   "diffusion_models")
+WAN_FILES = f"{HF}/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files"
+UMT5_MODEL = _model(UMT5, f"{WAN_FILES}/text_encoders/{UMT5}", "text_encoders")
+VAE_MODEL = _model(VAE, f"{WAN_FILES}/vae/{VAE}", "vae")
+VOCODER_MODEL = _model(f"{VOCODER}/model.safetensors", f"{HF}/MCG-NJU/UniAVGen", "uniavgen_vocoders")
+
+NOTE_COMMON = (
+    "UniAVGen makes a 5.06 s clip (81 frames at 16 fps) with 24 kHz speech.\n\n"
+    "Model files (see the pack's README):\n"
+    "- diffusion_models/UniAVGen/: the sharded checkpoint from HF MCG-NJU/UniAVGen, plus vocab.txt from "
+    "GitHub MCG-NJU/Sora2-mini beside the index json. Both DiT loaders take the same index file.\n"
+    f"- text_encoders/{UMT5} and vae/{VAE}: Comfy-Org/Wan_2.2_ComfyUI_Repackaged.\n"
+    f"- uniavgen_vocoders/{VOCODER}/: the release's BigVGAN vocoder folder (config.json + weights).\n\n"
+    "Settings are the official ones (50 steps, shift 5, video CFG 3, audio CFG 2, MA-CFG 0.5, SLG layer "
+    "11, seed 2025). Lower short_side (e.g. 480) on small GPUs; fp8_e4m3fn halves the DiT memory.\n\n"
+)
+NOTES = {
+    "avg": "Joint audio + video: a reference face, a caption of the scene and the words to say.",
+    "ravg": ("Voice cloning: as the joint workflow, plus a reference voice (LoadAudio) whose exact "
+             "transcript goes into Speech Text's reference_text."),
+    "a2v": ("Audio-driven video: the face speaks the given audio (at most 5.06 s). The speech text "
+            "should be the transcript of that audio."),
+    "v2a": ("Dubbing: speech for a silent clip (16 fps; other rates are resampled; the first 81 frames "
+            "are used). The clip's first frame is the reference image."),
+}
+
+
+def _note(task: str) -> list[dict]:
+    return [{"id": 99, "type": "Note", "pos": [-420, 0], "size": [380, 420], "flags": {}, "order": 99,
+             "mode": 0, "inputs": [], "outputs": [], "properties": {}, "title": "About this workflow",
+             "widgets_values": [NOTES[task] + "\n\n" + NOTE_COMMON]}]
+
+
+def _shared(task: str, sampler_links: dict[str, tuple[int, int]]) -> list[Node]:
+    """Loaders, captions, speech, sampler and decode; the task adds its condition nodes."""
+    transcript = VOICE_TRANSCRIPT if task == "ravg" else ""
+    return [
+        Node(1, "CLIPLoader", (0, 0), {"clip_name": UMT5, "type": "wan"}, properties=UMT5_MODEL),
+        Node(2, "CLIPTextEncode", (360, 0), {"text": CAPTION}, {"clip": (1, 0)}, title="Caption (positive)",
+             size=(380, 160)),
+        Node(3, "CLIPTextEncode", (360, 200), {"text": ""}, {"clip": (1, 0)}, title="Negative caption",
+             size=(380, 100)),
+        Node(4, "VAELoader", (0, 160), {"vae_name": VAE}, properties=VAE_MODEL),
+        Node(7, "UniAVGenLoadVideoDiT", (0, 320), {"dit_name": DIT, "weight_dtype": "default"},
+             properties=DIT_MODEL),
+        Node(8, "UniAVGenLoadAudioDiT", (0, 460), {"dit_name": DIT, "weight_dtype": "default"},
+             properties=DIT_MODEL),
+        Node(9, "UniAVGenSpeechText", (360, 340),
+             {"text": SPEECH_TEXT, "language": "en", "reference_text": transcript},
+             size=(380, 220)),
+        Node(10, "UniAVGenSampler", (800, 0), {},
+             {"video_dit": (7, 0), "audio_dit": (8, 0), "positive": (2, 0), "negative": (3, 0),
+              "speech": (9, 0), **sampler_links}, size=(340, 480)),
+        Node(11, "VAEDecode", (1180, 0), {}, {"samples": (10, 0), "vae": (4, 0)}),
+        Node(12, "UniAVGenLoadVocoder", (800, 520), {"vocoder_name": VOCODER}, properties=VOCODER_MODEL),
+        Node(13, "UniAVGenVocoderDecode", (1180, 160), {}, {"vocoder": (12, 0), "mel": (10, 1)}),
+        Node(14, "CreateVideo", (1180, 320), {"fps": 16.0}, {"images": (11, 0), "audio": (13, 0)}),
+        Node(15, "SaveVideo", (1520, 0), {"filename_prefix": f"UniAVGen/{task}", "format": "auto",
+                                          "codec": "auto"}, {"video": (14, 0)}, size=(480, 420)),
+    ]
+
+
+def _reference_image() -> list[Node]:
+    return [
+        Node(5, "LoadImage", (0, 620), {"image": FACE}, size=(320, 360)),
+        Node(6, "UniAVGenReferenceImage", (360, 600), {"short_side": 736}, {"image": (5, 0), "vae": (4, 0)}),
+    ]
+
+
+def _mel_from(file: str, use_as: str) -> list[Node]:
+    return [
+        Node(16, "LoadAudio", (360, 760), {"audio": file}, size=(320, 140)),
+        Node(17, "UniAVGenAudioToMel", (800, 760), {"use_as": use_as}, {"audio": (16, 0)}),
+    ]
+
+
+def avg() -> tuple[list[Node], list[dict]]:
+    return _shared("avg", {"reference_image": (6, 0)}) + _reference_image(), _note("avg")
+
+
+def ravg() -> tuple[list[Node], list[dict]]:
+    links = {"reference_image": (6, 0), "reference_voice": (17, 0)}
+    return _shared("ravg", links) + _reference_image() + _mel_from(VOICE, "reference_voice"), _note("ravg")
+
+
+def a2v() -> tuple[list[Node], list[dict]]:
+    links = {"reference_image": (6, 0), "condition_audio": (17, 0)}
+    return _shared("a2v", links) + _reference_image() + _mel_from(SPEECH, "condition_audio"), _note("a2v")
+
+
+def v2a() -> tuple[list[Node], list[dict]]:
+    nodes = _shared("v2a", {"condition_video": (20, 0)}) + [
+        Node(18, "LoadVideo", (0, 620), {"file": CLIP}, size=(320, 360)),
+        Node(19, "GetVideoComponents", (360, 620), {}, {"video": (18, 0)}),
+        Node(20, "UniAVGenConditionVideo", (360, 780), {"length": 81, "short_side": 736},
+             {"images": (19, 0), "vae": (4, 0), "fps": (19, 2)}),
+    ]
+    return nodes, _note("v2a")
+
+
+WORKFLOWS: dict[str, Callable[[], tuple[list[Node], list[dict]]]] = {
+    "uniavgen_avg": avg, "uniavgen_ravg": ravg, "uniavgen_a2v": a2v, "uniavgen_v2a": v2a,
+}

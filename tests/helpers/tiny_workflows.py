@@ -1,0 +1,86 @@
+"""The shipped workflows' API twins, patched to run on the tiny test models in seconds.
+
+Only what the real files need changes: the stand-in umT5/VAE nodes replace CLIPLoader/VAELoader,
+model names point at the tiny models, and the clip is 17 frames at a 64 px short side, 2 steps.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from .comfy_server import HostLayout
+from .paths import REPO_ROOT
+from .stand_ins import TEXT_ENCODER_NODE, VAE_NODE
+from .tiny_models import DIT_NAME, VOCODER_NAME
+
+API_PROMPTS = REPO_ROOT / "tests" / "api_prompts"
+EXAMPLE_INPUTS = REPO_ROOT / "example_inputs"
+TINY_DIT = f"{DIT_NAME}/diffusion_pytorch_model.safetensors.index.json"
+FRAMES, SHORT_SIDE, STEPS = 17, 64, 2
+# The example face is 1280x736: a 64 px short side makes it 128x64 (long side rounded up to 32).
+WIDTH, HEIGHT = 128, 64
+SHORT_SPEECH = "uniavgen_speech_short.wav"  # fits the 17-frame (1.06 s) tiny clip
+SAMPLER_ID = "10"
+
+
+def copy_example_inputs(layout: HostLayout) -> None:
+    """The bundled example inputs plus a short speech clip, in the server's input folder."""
+    target = layout.root / "input"
+    for source in EXAMPLE_INPUTS.iterdir():
+        shutil.copyfile(source, target / source.name)
+    t = np.arange(int(0.8 * 24000)) / 24000
+    samples = 0.4 * np.sin(2 * np.pi * 170 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
+    with wave.open(str(target / SHORT_SPEECH), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(24000)
+        f.writeframes((samples * 32767).astype("<i2").tobytes())
+
+
+def twin(stem: str) -> dict:
+    return json.loads((API_PROMPTS / f"{stem}.json").read_text())
+
+
+def tiny_prompt(stem: str, *, steps: int = STEPS, seed: int | None = None, prefix: str | None = None) -> dict:
+    """The API twin of workflows/<stem>.json on the tiny models."""
+    prompt = twin(stem)
+    for node in prompt.values():
+        kind, inputs = node["class_type"], node["inputs"]
+        if kind == "CLIPLoader":
+            node["class_type"], node["inputs"] = TEXT_ENCODER_NODE, {}
+        elif kind == "VAELoader":
+            node["class_type"], node["inputs"] = VAE_NODE, {}
+        elif kind in ("UniAVGenLoadVideoDiT", "UniAVGenLoadAudioDiT"):
+            inputs["dit_name"] = TINY_DIT
+        elif kind == "UniAVGenLoadVocoder":
+            inputs["vocoder_name"] = VOCODER_NAME
+        elif kind in ("UniAVGenReferenceImage", "UniAVGenConditionVideo"):
+            inputs["short_side"] = SHORT_SIDE
+            if "length" in inputs:
+                inputs["length"] = FRAMES
+        elif kind == "UniAVGenSampler":
+            inputs.update(steps=steps, length=FRAMES)
+            if seed is not None:
+                inputs["seed"] = seed
+        elif kind == "LoadAudio" and "speech" in inputs["audio"]:
+            inputs["audio"] = SHORT_SPEECH
+        elif kind == "SaveVideo" and prefix:
+            inputs["filename_prefix"] = prefix
+    return prompt
+
+
+def output_files(entry: dict, layout: HostLayout, suffix: str = ".mp4") -> list[Path]:
+    """Files a finished prompt wrote, from its /history entry."""
+    found = []
+    for outputs in entry.get("outputs", {}).values():
+        for items in outputs.values():
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and str(item.get("filename", "")).endswith(suffix):
+                    base = layout.root / item.get("type", "output")
+                    found.append(base / item.get("subfolder", "") / item["filename"])
+    return found
