@@ -69,7 +69,17 @@ def widget_values(node: Node, info: dict) -> list[Any]:
         values.append(value)
         if _has_control(name, kind, options):
             values.append(CONTROL_VALUE)
+        values += _upload_values(options)
     return values
+
+
+def _upload_values(options: dict) -> list[Any]:
+    """What the frontend saves after a file combo's upload widget(s), as its own serialiser does."""
+    if options.get("image_upload") or options.get("video_upload"):
+        return ["image"]
+    if options.get("audio_upload"):
+        return [None, ""]  # the upload button, then the audio player
+    return []
 
 
 def to_ui(nodes: list[Node], object_info: dict, extra_nodes: list[dict] | None = None) -> dict:
@@ -135,9 +145,23 @@ def ui_to_api(workflow: dict, object_info: dict) -> dict:
                 inputs[name] = next(values)
                 if _has_control(name, kind, options):
                     next(values)
+                for _ in _upload_values(options):
+                    next(values)
             if name in linked:
                 link = linked[name]
                 inputs[name] = [str(link[1]), link[2]]
         prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs,
                                    "_meta": {"title": node.get("title", node["type"])}}
     return prompt
+
+
+def widget_index(info: dict, name: str) -> int:
+    """Position of a widget's value in a UI node's widgets_values (control values count too)."""
+    index = 0
+    for input_name, kind, options, _ in _input_specs(info):
+        if not _is_widget(kind, options):
+            continue
+        if input_name == name:
+            return index
+        index += 1 + _has_control(input_name, kind, options) + len(_upload_values(options))
+    raise KeyError(f"no widget {name!r}")

@@ -84,3 +84,26 @@ def output_files(entry: dict, layout: HostLayout, suffix: str = ".mp4") -> list[
                     base = layout.root / item.get("type", "output")
                     found.append(base / item.get("subfolder", "") / item["filename"])
     return found
+
+
+def tiny_ui_workflow(stem: str, object_info: dict, *, prefix: str) -> dict:
+    """workflows/<stem>.json (UI format) patched like tiny_prompt, for a run from the editor."""
+    import sys
+
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))
+    from workflow_graph import widget_index
+
+    workflow = json.loads((REPO_ROOT / "workflows" / f"{stem}.json").read_text())
+    changes = {
+        "UniAVGenLoadVideoDiT": {"dit_name": TINY_DIT}, "UniAVGenLoadAudioDiT": {"dit_name": TINY_DIT},
+        "UniAVGenLoadVocoder": {"vocoder_name": VOCODER_NAME},
+        "UniAVGenReferenceImage": {"short_side": SHORT_SIDE},
+        "UniAVGenSampler": {"steps": STEPS, "length": FRAMES}, "SaveVideo": {"filename_prefix": prefix},
+    }
+    for node in workflow["nodes"]:
+        if node["type"] in ("CLIPLoader", "VAELoader"):
+            node["type"] = TEXT_ENCODER_NODE if node["type"] == "CLIPLoader" else VAE_NODE
+            node["widgets_values"], node["properties"] = [], {"Node name for S&R": node["type"]}
+        for name, value in changes.get(node["type"], {}).items():
+            node["widgets_values"][widget_index(object_info[node["type"]], name)] = value
+    return workflow

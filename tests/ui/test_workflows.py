@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.browser import export_api_prompt, fit_view, load_workflow, read_graph
+from helpers.browser import close_dialogs, export_api_prompt, fit_view, load_workflow, read_graph
 from helpers.paths import REPO_ROOT
 from helpers.workflow_check import (
     api_prompt_mismatches,
@@ -34,6 +34,9 @@ _PARAMS = [pytest.param(path, id=path.stem) for path in WORKFLOWS] or [
 def test_workflow_opens_as_saved(path: Path, comfy_page, server, screenshot):
     workflow = json.loads(path.read_text())
     report = load_workflow(comfy_page, workflow, path.name)
+    # The frontend offers the loaders' properties.models downloads for files it cannot find.
+    screenshot(f"workflow_{path.stem}_models_dialog")
+    close_dialogs(comfy_page.page)
     fit_view(comfy_page.page)
     screenshot(f"workflow_{path.stem}")
     assert report.missing == [], f"{path.name}: missing node types {report}"
