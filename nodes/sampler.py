@@ -101,7 +101,8 @@ class UniAVGenSampler(io.ComfyNode):
         num_layers = video_dit.model.config.num_layers
         if slg_layer >= num_layers:
             raise ValueError(f"{NODE}: 'slg_layer' is {slg_layer} but the model has {num_layers} layers "
-                             f"(0..{num_layers - 1}). Use 11 (official) or -1 to turn it off.")
+                             f"(0..{num_layers - 1}). Use a layer below {num_layers} (the released model "
+                             "has 30 and uses 11) or -1 to turn it off.")
         task = choose_task(reference_voice, condition_audio, condition_video)
         mm.load_models_gpu([video_dit, audio_dit])
         device = video_dit.load_device

@@ -15,7 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MODEL_FOLDERS = ("diffusion_models", "text_encoders", "vae", "checkpoints", "audio_encoders")
+MODEL_FOLDERS = ("diffusion_models", "text_encoders", "vae", "checkpoints", "audio_encoders",
+                 "uniavgen_vocoders")
 
 
 def free_port() -> int:
@@ -57,18 +58,21 @@ class HostLayout:
 
 
 class ComfyServer:
-    def __init__(self, comfyui_dir: Path, layout: HostLayout, env: dict | None = None) -> None:
+    def __init__(self, comfyui_dir: Path, layout: HostLayout, env: dict | None = None, *,
+                 cpu: bool = True, python: str = sys.executable) -> None:
         self.comfyui_dir = comfyui_dir
         self.layout = layout
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = layout.root / "server.log"
         self.extra_env = env or {}
+        self.cpu, self.python = cpu, python
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120.0) -> None:
         cmd = [
-            sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
+            self.python, "main.py", *(["--cpu"] if self.cpu else []),
+            "--listen", "127.0.0.1", "--port", str(self.port),
             "--disable-auto-launch", "--disable-api-nodes",
             "--extra-model-paths-config", str(self.layout.write_extra_paths()),
             "--output-directory", str(self.layout.root / "output"),

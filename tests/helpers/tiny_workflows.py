@@ -48,7 +48,13 @@ def twin(stem: str) -> dict:
 
 def tiny_prompt(stem: str, *, steps: int = STEPS, seed: int | None = None, prefix: str | None = None) -> dict:
     """The API twin of workflows/<stem>.json on the tiny models."""
-    prompt = twin(stem)
+    return make_tiny(twin(stem), steps=steps, seed=seed, prefix=prefix)
+
+
+def make_tiny(prompt: dict, *, dit: str = TINY_DIT, vocoder: str = VOCODER_NAME, steps: int = STEPS,
+              seed: int | None = None, prefix: str | None = None, short_side: int = SHORT_SIDE,
+              frames: int = FRAMES) -> dict:
+    """An API prompt of a shipped workflow, moved onto stand-in encoders and tiny models (in place)."""
     for node in prompt.values():
         kind, inputs = node["class_type"], node["inputs"]
         if kind == "CLIPLoader":
@@ -56,15 +62,15 @@ def tiny_prompt(stem: str, *, steps: int = STEPS, seed: int | None = None, prefi
         elif kind == "VAELoader":
             node["class_type"], node["inputs"] = VAE_NODE, {}
         elif kind in ("UniAVGenLoadVideoDiT", "UniAVGenLoadAudioDiT"):
-            inputs["dit_name"] = TINY_DIT
+            inputs["dit_name"] = dit
         elif kind == "UniAVGenLoadVocoder":
-            inputs["vocoder_name"] = VOCODER_NAME
+            inputs["vocoder_name"] = vocoder
         elif kind in ("UniAVGenReferenceImage", "UniAVGenConditionVideo"):
-            inputs["short_side"] = SHORT_SIDE
+            inputs["short_side"] = short_side
             if "length" in inputs:
-                inputs["length"] = FRAMES
+                inputs["length"] = frames
         elif kind == "UniAVGenSampler":
-            inputs.update(steps=steps, length=FRAMES)
+            inputs.update(steps=steps, length=frames)
             if seed is not None:
                 inputs["seed"] = seed
         elif kind == "LoadAudio" and "speech" in inputs["audio"]:
