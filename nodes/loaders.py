@@ -7,7 +7,7 @@ import logging
 import comfy.model_management as mm
 from comfy_api.latest import io
 
-from ..uniavgen_core.checkpoint import CheckpointError, load_audio_dit, load_video_dit
+from ..uniavgen_core.checkpoint import CheckpointError, load_audio_dit, load_video_dit, storage_dtype
 from ..uniavgen_core.vocab_files import VocabularyNotFound, find_vocabulary
 from .io_types import AudioDiT, VideoDiT
 from .model_files import list_dit_files, resolve_dit_file
@@ -21,15 +21,18 @@ _DTYPE_TOOLTIP = ("How the weights are stored in memory. 'default' keeps the fil
                   "halves memory again (computed in bf16/fp32).")
 
 
-def _load_dit(node: str, loader, file_name: str, weight_dtype: str, *, with_vocabulary: bool = False):
+def _load_dit(node: str, loader, file_name: str, weight_dtype: str, *, half: str,
+              with_vocabulary: bool = False):
     path = resolve_dit_file(file_name, node)
     if weight_dtype not in WEIGHT_DTYPES:
         raise ValueError(f"{node}: weight_dtype {weight_dtype!r} is not one of {list(WEIGHT_DTYPES)}.")
     load_device, offload_device = mm.get_torch_device(), mm.unet_offload_device()
     dtype = WEIGHT_DTYPES[weight_dtype]
-    compute = compute_dtype_for(load_device, dtype)
-    ops = operations_for(dtype, compute, load_device)
     try:
+        # 'default' keeps the file's dtype, which then decides the compute dtype and the cast ops
+        held = dtype or storage_dtype(path, half)
+        compute = compute_dtype_for(load_device, held)
+        ops = operations_for(held, compute, load_device)
         model = loader(path, dtype=dtype, operations=ops, device=offload_device)
     except CheckpointError as err:
         raise ValueError(f"{node}: cannot load {file_name!r}: {err}") from err
@@ -65,7 +68,8 @@ class LoadVideoDiT(io.ComfyNode):
 
     @classmethod
     def execute(cls, dit_name: str, weight_dtype: str) -> io.NodeOutput:
-        return io.NodeOutput(_load_dit("Load UniAVGen Video DiT", load_video_dit, dit_name, weight_dtype))
+        return io.NodeOutput(_load_dit("Load UniAVGen Video DiT", load_video_dit, dit_name, weight_dtype,
+                                       half="video"))
 
 
 class LoadAudioDiT(io.ComfyNode):
@@ -88,4 +92,4 @@ class LoadAudioDiT(io.ComfyNode):
     @classmethod
     def execute(cls, dit_name: str, weight_dtype: str) -> io.NodeOutput:
         return io.NodeOutput(_load_dit("Load UniAVGen Audio DiT", load_audio_dit, dit_name, weight_dtype,
-                                       with_vocabulary=True))
+                                       half="audio", with_vocabulary=True))

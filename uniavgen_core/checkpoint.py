@@ -26,7 +26,7 @@ from .model.video import VideoDiT, resolve_compute_dtype
 from .safetensors_io import PICKLE_HINT, CheckpointError, TensorInfo, read_header, read_tensor
 
 __all__ = ["CheckpointError", "is_audio_key", "load_audio_dit", "load_uniavgen", "load_video_dit",
-           "open_checkpoint"]
+           "open_checkpoint", "plan_half", "storage_dtype"]
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +208,8 @@ def _read_state_dict(keys: list[str], source: CheckpointSource, dtype: torch.dty
     return state
 
 
-def _load_half(source: CheckpointSource, half: str, dtype: torch.dtype | None, operations,
-               device: str | torch.device) -> nn.Module:
+def plan_half(source: CheckpointSource, half: str) -> tuple[list[str], object]:
+    """(keys, config) of one half, checked strictly against the model built from the inferred config."""
     cls, infer, *_ = _HALVES[half]
     keys = [k for k in source.tensors if is_audio_key(k) == (half == "audio")]
     _check_half(source, half, keys)
@@ -218,6 +218,19 @@ def _load_half(source: CheckpointSource, half: str, dtype: torch.dtype | None, o
         config = infer(source.shapes(keys), _head_count(source, half, dim))
     except ConfigError as e:
         raise CheckpointError(f"{source.path}: cannot infer the {half} DiT config: {e}") from None
+    _verify(source, half, cls(config, operations=no_init_ops, device="meta"), keys)
+    return keys, config
+
+
+def storage_dtype(path: str | Path, half: str) -> torch.dtype:
+    """The dtype most of a half's floating-point tensors are stored in (header read only)."""
+    source = open_checkpoint(path)
+    return _storage_dtype(info for k, info in source.tensors.items() if is_audio_key(k) == (half == "audio"))
+
+
+def _load_half(source: CheckpointSource, half: str, dtype: torch.dtype | None, operations,
+               device: str | torch.device) -> nn.Module:
+    keys, config = plan_half(source, half)
     float_dtypes = {source.tensors[k].dtype for k in keys if source.tensors[k].dtype.is_floating_point}
     stored = _storage_dtype(source.tensors[k] for k in keys)
     if dtype is None and len(float_dtypes) > 1:
@@ -225,8 +238,7 @@ def _load_half(source: CheckpointSource, half: str, dtype: torch.dtype | None, o
         log.info("%s: %s half stored in mixed dtypes, loading all as %s", source.path, half, dtype)
     compute = resolve_compute_dtype(dtype or stored)
     # the meta parameters only carry names and shapes; assign=True keeps the loaded dtypes
-    model = cls(config, operations=operations or no_init_ops, device="meta", dtype=compute)
-    _verify(source, half, model, keys)
+    model = _HALVES[half][0](config, operations=operations or no_init_ops, device="meta", dtype=compute)
     state = _read_state_dict(keys, source, dtype, torch.device(device))
     model.load_state_dict(state, strict=True, assign=True)
     model.compute_dtype = compute

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers.node_runner import DIT_FILE, run
-from helpers.paths import golden_dir
+from helpers.paths import golden_dir, reference_dir
 
 from .test_node_graphs import parts, reference, sampler_inputs  # noqa: F401
 
@@ -90,3 +90,25 @@ def test_fp8_weights_run_on_cpu_close_to_bf16(parts):  # noqa: F811
         # about 1/8 and 1/7 of what another seed changes.
         assert error < 0.15, f"{name}: fp8 vs bf16 relative L2 error {error:.3f}"
         assert error < 0.2 * float((unrelated - want).norm() / want.norm())
+
+
+def test_converted_single_files_give_the_same_clip(parts, tmp_path):  # noqa: F811
+    import folder_paths
+
+    from uniavgen_core.convert import convert
+
+    folder = tmp_path / "diffusion_models"
+    convert(golden_dir() / "checkpoint", folder / "converted", dtype="fp32", video_fp8=False,
+            vocab=reference_dir() / "vocab.txt")
+    folder_paths.add_model_folder_path("diffusion_models", str(folder))
+    converted = {
+        "video_dit": run("UniAVGenLoadVideoDiT", dit_name="converted/uniavgen_video_fp32.safetensors",
+                         weight_dtype="default")[0],
+        "audio_dit": run("UniAVGenLoadAudioDiT", dit_name="converted/uniavgen_audio_fp32.safetensors",
+                         weight_dtype="default")[0],
+    }
+    ref = reference(parts)
+    sharded = run("UniAVGenSampler", reference_image=ref, **sampler_inputs(parts, steps=2))
+    single = run("UniAVGenSampler", reference_image=ref, **sampler_inputs({**parts, **converted}, steps=2))
+    assert torch.equal(sharded[0]["samples"], single[0]["samples"])
+    assert torch.equal(sharded[1].mel, single[1].mel)

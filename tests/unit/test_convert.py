@@ -1,0 +1,101 @@
+"""The converter on the golden checkpoint: exact halves, vocabulary inside, tampering named."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from helpers.paths import reference_dir
+from uniavgen_core.checkpoint import CheckpointError, load_audio_dit, load_video_dit
+from uniavgen_core.convert import convert, main
+from uniavgen_core.text import VOCAB_METADATA_KEY
+from uniavgen_core.vocab_files import find_vocabulary
+
+
+@pytest.fixture(scope="module")
+def official(tmp_path_factory, golden) -> Path:
+    folder = tmp_path_factory.mktemp("official")
+    for source in (golden / "checkpoint").iterdir():
+        shutil.copyfile(source, folder / source.name)
+    shutil.copyfile(reference_dir() / "vocab.txt", folder / "vocab.txt")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def converted(official, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("converted")
+    assert main([str(official), str(out), "--dtype", "fp32"]) == 0
+    return out
+
+
+def test_float32_halves_are_exact(official, converted):
+    for loader, name in ((load_video_dit, "uniavgen_video_fp32"), (load_audio_dit, "uniavgen_audio_fp32")):
+        original = loader(official).state_dict()
+        single = loader(converted / f"{name}.safetensors").state_dict()
+        assert original.keys() == single.keys()
+        assert all(torch.equal(original[k], single[k]) for k in original), name
+
+
+def test_metadata_carries_config_vocabulary_and_provenance(converted):
+    with safe_open(str(converted / "uniavgen_audio_fp32.safetensors"), "pt") as f:
+        meta = f.metadata()
+    assert meta["pack_version"] and meta["dtype"] == "float32" and meta["uniavgen_half"] == "audio"
+    assert json.loads(meta["config"]) == {"audio_dim": 32, "audio_num_heads": 2}
+    vocab, origin = find_vocabulary(converted / "uniavgen_audio_fp32.safetensors", 2545)
+    assert "metadata" in origin and vocab.entries[:3] == (" ", "!", '"')
+    assert meta[VOCAB_METADATA_KEY].count("\n") == 2545
+
+
+def test_fp8_video_half_is_fp8_and_close(official, converted):
+    original = load_video_dit(official).state_dict()
+    fp8 = load_file(str(converted / "uniavgen_video_fp8_e4m3fn.safetensors"))
+    assert {t.dtype for t in fp8.values()} == {torch.float8_e4m3fn}
+    weight = "blocks.0.self_attn.q.weight"
+    error = (fp8[weight].float() - original[weight]).abs().max() / original[weight].abs().max()
+    assert 0 < error < 0.07  # e4m3: 3 mantissa bits
+
+
+def _tamper(official: Path, tmp_path: Path, change) -> Path:
+    folder = tmp_path / "tampered"
+    shutil.copytree(official, folder)
+    index = json.loads((folder / "diffusion_pytorch_model.safetensors.index.json").read_text())
+    shard = folder / index["weight_map"]["blocks.0.self_attn.q.weight"]
+    tensors = load_file(str(shard))
+    change(tensors)
+    save_file(tensors, str(shard))
+    return folder
+
+
+def test_wrong_shape_is_named(official, tmp_path):
+    def widen(t):
+        t["blocks.0.self_attn.q.weight"] = torch.zeros(65, 64)
+
+    named = r"blocks\.0\.self_attn\.q\.weight: file \[65, 64\], model \[64, 64\]"
+    with pytest.raises(CheckpointError, match=named):
+        convert(_tamper(official, tmp_path, widen), tmp_path / "out", dtype="fp32", video_fp8=False)
+    assert not (tmp_path / "out").exists()  # checked before anything is written
+
+
+def test_missing_key_is_named(official, tmp_path):
+    def drop(t):
+        del t["blocks.0.self_attn.q.weight"]
+
+    folder = _tamper(official, tmp_path, drop)
+    index_path = folder / "diffusion_pytorch_model.safetensors.index.json"
+    index = json.loads(index_path.read_text())
+    del index["weight_map"]["blocks.0.self_attn.q.weight"]
+    index_path.write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match=r"missing keys: blocks\.0\.self_attn\.q\.weight"):
+        convert(folder, tmp_path / "out", dtype="fp32", video_fp8=False)
+
+
+def test_pickle_is_refused(tmp_path):
+    torch.save({"x": torch.zeros(1)}, tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match="pickle"):
+        convert(tmp_path / "model.pt", tmp_path / "out")

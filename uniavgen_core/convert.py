@@ -1,0 +1,138 @@
+"""Official download -> ComfyUI-ready single files (video half, audio half with its vocabulary, vocoder).
+
+    python -m uniavgen_core.convert OFFICIAL_FOLDER OUT_FOLDER [--vocab vocab.txt] [--vocoder FOLDER]
+        [--dtype bf16] [--video-fp8]
+
+Tensors stream one at a time from the shards into the new file (peak RAM about one tensor), after
+the keys and shapes of each half were checked against the model built from the inferred config,
+which has exactly the official key set. Metadata: source, dtype, pack version, model config (head
+counts) and, in the audio file, the speech vocabulary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import struct
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .checkpoint import CheckpointError, open_checkpoint, plan_half
+from .safetensors_io import DTYPES as SAFETENSORS_DTYPES
+from .safetensors_io import read_tensor
+from .text import VOCAB_METADATA_KEY, Vocabulary
+from .vocab_files import find_vocabulary
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32,
+          "fp8_e4m3fn": torch.float8_e4m3fn}
+_CODES = {dtype: code for code, dtype in SAFETENSORS_DTYPES.items()}
+
+
+def _target(dtype: torch.dtype, stored: torch.dtype) -> torch.dtype:
+    return dtype if stored.is_floating_point else stored
+
+
+def write_half(source_path: str | Path, half: str, out: str | Path, dtype: torch.dtype,
+               vocabulary: Vocabulary | None = None) -> Path:
+    """One half of the checkpoint as a single safetensors file in `dtype` (floating-point tensors)."""
+    source = open_checkpoint(source_path)
+    keys, config = plan_half(source, half)
+    # read order: file by file, offset by offset, so every shard is read front to back once
+    keys.sort(key=lambda k: (str(source.tensors[k].path), source.tensors[k].start))
+    header: dict[str, object] = {}
+    offset = 0
+    for k in keys:
+        info = source.tensors[k]
+        target = _target(dtype, info.dtype)
+        size = torch.Size(info.shape).numel() * torch.empty((), dtype=target).element_size()
+        header[k] = {"dtype": _CODES[target], "shape": list(info.shape),
+                     "data_offsets": [offset, offset + size]}
+        offset += size
+    width = "dim" if half == "video" else "audio_dim"
+    heads = "num_heads" if half == "video" else "audio_num_heads"
+    metadata = {"source": str(Path(source_path).name), "dtype": str(dtype).removeprefix("torch."),
+                "uniavgen_half": half, "pack_version": __version__,
+                "config": json.dumps({width: config.dim, heads: config.num_heads})}
+    if vocabulary is not None:
+        metadata[VOCAB_METADATA_KEY] = vocabulary.to_text()
+    header["__metadata__"] = metadata
+    blob = json.dumps(header, separators=(",", ":")).encode()
+    blob += b" " * (-len(blob) % 8)  # keep the data 8-byte aligned
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(out.suffix + ".partial")
+    handles: dict[Path, object] = {}
+    try:
+        with open(partial, "wb") as f:
+            f.write(struct.pack("<Q", len(blob)) + blob)
+            for k in keys:
+                info = source.tensors[k]
+                if info.path not in handles:
+                    handles[info.path] = open(info.path, "rb")  # noqa: SIM115 - closed below
+                tensor = read_tensor(handles[info.path], info).to(_target(dtype, info.dtype)).contiguous()
+                f.write(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        partial.replace(out)
+    finally:
+        for handle in handles.values():
+            handle.close()
+        partial.unlink(missing_ok=True)
+    log.info("%s half -> %s (%d tensors, %.1f MB, %s)", half, out, len(keys), out.stat().st_size / 1e6, dtype)
+    return out
+
+
+def write_vocoder(folder: str | Path, out: str | Path) -> Path:
+    """The released vocoder folder (config.json + weights) as one safetensors file."""
+    from .vocoder_files import read_vocoder_source, save_vocoder_single_file
+
+    source = read_vocoder_source(folder)
+    path = save_vocoder_single_file(out, source.state_dict, source.backend, source.config)
+    log.info("vocoder (%s) -> %s", source.backend, path)
+    return path
+
+
+def convert(official: str | Path, out: str | Path, *, dtype: str = "bf16", video_fp8: bool = True,
+            vocab: str | Path | None = None, vocoder: str | Path | None = None) -> list[Path]:
+    official, out = Path(official), Path(out)
+    _keys, audio_config = plan_half(open_checkpoint(official), "audio")
+    vocabulary = (Vocabulary.from_file(vocab) if vocab else find_vocabulary(official)[0])
+    vocabulary.check_size(audio_config.vocab_size)
+    written = [write_half(official, "video", out / f"uniavgen_video_{dtype}.safetensors", DTYPES[dtype]),
+               write_half(official, "audio", out / f"uniavgen_audio_{dtype}.safetensors", DTYPES[dtype],
+                          vocabulary)]
+    if video_fp8:
+        written.append(write_half(official, "video", out / "uniavgen_video_fp8_e4m3fn.safetensors",
+                                  torch.float8_e4m3fn))
+    if vocoder:
+        written.append(write_vocoder(vocoder, out / "uniavgen_vocoder.safetensors"))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m uniavgen_core.convert",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("official", type=Path, help="the downloaded folder (or its index json)")
+    parser.add_argument("out", type=Path, help="where the single files go (e.g. models/diffusion_models)")
+    parser.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
+    parser.add_argument("--no-video-fp8", action="store_true", help="skip the fp8_e4m3fn video half")
+    parser.add_argument("--vocab", type=Path, help="vocab.txt (default: beside the checkpoint)")
+    parser.add_argument("--vocoder", type=Path, help="the released vocoder folder, to write as one file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        files = convert(args.official, args.out, dtype=args.dtype, video_fp8=not args.no_video_fp8,
+                        vocab=args.vocab, vocoder=args.vocoder)
+    except (CheckpointError, FileNotFoundError, ValueError) as err:
+        log.error("conversion failed: %s", err)
+        return 1
+    for path in files:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
