@@ -20,6 +20,7 @@ from .payloads import MelClip
 log = logging.getLogger(__name__)
 
 VOCODER_FOLDER = "uniavgen_vocoders"
+RELEASED_FOLDER = "code2wav_bigvgan_model"
 # Files in the shared `vae` folder are offered only when their name says they are vocoders.
 _VAE_HINTS = ("vocoder", "bigvgan", "vocos", "code2wav")
 
@@ -50,6 +51,10 @@ def _candidates() -> dict[str, Path]:
                     found.setdefault(entry, full)
                 elif full.suffix == ".safetensors":
                     found.setdefault(entry, full)
+    # The official download keeps the vocoder inside the model folder: <folder>/code2wav_bigvgan_model.
+    for base in folder_paths.get_folder_paths("diffusion_models"):
+        for config in sorted(Path(base).glob(f"*/{RELEASED_FOLDER}/config.json")):
+            found.setdefault(str(config.parent.relative_to(base)), config.parent)
     return found
 
 
@@ -66,8 +71,9 @@ class LoadVocoder(io.ComfyNode):
                         "folder, or a converted single file), or a Vocos model.",
             inputs=[
                 io.Combo.Input("vocoder_name", options=sorted(_candidates()),
-                               tooltip=f"A vocoder in models/{VOCODER_FOLDER} (file or folder), or in "
-                                       "models/vae when its name contains 'vocoder' or 'bigvgan'."),
+                               tooltip=f"The release's {RELEASED_FOLDER} folder inside the UniAVGen "
+                                       f"model folder, a vocoder in models/{VOCODER_FOLDER} (file or "
+                                       "folder), or one in models/vae whose name contains 'vocoder'."),
             ],
             outputs=[Vocoder.Output(display_name="vocoder")],
         )

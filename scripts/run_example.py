@@ -38,7 +38,8 @@ REQUIRED = [
      "https://github.com/MCG-NJU/Sora2-mini (vocab.txt, repository root)"),
     ("text_encoders", UMT5, f"{WAN}/text_encoders/{UMT5}"),
     ("vae", VAE, f"{WAN}/vae/{VAE}"),
-    ("uniavgen_vocoders", f"{VOCODER}/config.json", f"{HF}/MCG-NJU/UniAVGen (the BigVGAN vocoder folder)"),
+    ("diffusion_models", f"{VOCODER}/config.json",
+     f"{HF}/MCG-NJU/UniAVGen (its code2wav_bigvgan_model folder)"),
 ]
 
 

@@ -10,7 +10,7 @@ HF = "https://huggingface.co"
 UMT5 = "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
 VAE = "wan2.2_vae.safetensors"
 DIT = "UniAVGen/diffusion_pytorch_model.safetensors.index.json"
-VOCODER = "uniavgen_bigvgan"
+VOCODER = "UniAVGen/code2wav_bigvgan_model"
 FACE, VOICE, SPEECH, CLIP = ("uniavgen_face.png", "uniavgen_voice.wav", "uniavgen_speech.wav",
                              "uniavgen_silent_clip.mp4")
 
@@ -29,7 +29,9 @@ DIT_MODEL = _model(DIT, f"{HF}/MCG-NJU/UniAVGen/resolve/main/diffusion_pytorch_m
 WAN_FILES = f"{HF}/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files"
 UMT5_MODEL = _model(UMT5, f"{WAN_FILES}/text_encoders/{UMT5}", "text_encoders")
 VAE_MODEL = _model(VAE, f"{WAN_FILES}/vae/{VAE}", "vae")
-VOCODER_MODEL = _model(f"{VOCODER}/model.safetensors", f"{HF}/MCG-NJU/UniAVGen", "uniavgen_vocoders")
+VOCODER_MODEL = _model(f"{VOCODER}/config.json",
+                       f"{HF}/MCG-NJU/UniAVGen/resolve/main/code2wav_bigvgan_model/config.json",
+                       "diffusion_models")
 
 NOTE_COMMON = (
     "UniAVGen makes a 5.06 s clip (81 frames at 16 fps) with 24 kHz speech.\n\n"
@@ -37,7 +39,8 @@ NOTE_COMMON = (
     "- diffusion_models/UniAVGen/: the sharded checkpoint from HF MCG-NJU/UniAVGen, plus vocab.txt from "
     "GitHub MCG-NJU/Sora2-mini beside the index json. Both DiT loaders take the same index file.\n"
     f"- text_encoders/{UMT5} and vae/{VAE}: Comfy-Org/Wan_2.2_ComfyUI_Repackaged.\n"
-    f"- uniavgen_vocoders/{VOCODER}/: the release's BigVGAN vocoder folder (config.json + weights).\n\n"
+    "- the vocoder is the release's code2wav_bigvgan_model folder, inside diffusion_models/UniAVGen/ "
+    "when the whole download is put there (or any vocoder in models/uniavgen_vocoders/).\n\n"
     "Settings are the official ones (50 steps, shift 5, video CFG 3, audio CFG 2, MA-CFG 0.5, SLG layer "
     "11, seed 2025). Lower short_side (e.g. 480) on small GPUs; fp8_e4m3fn halves the DiT memory.\n\n"
 )

@@ -36,6 +36,7 @@ def test_without_weights_it_lists_every_missing_file(tmp_path):
                      "https://huggingface.co/MCG-NJU/UniAVGen", "diffusion_models/UniAVGen/vocab.txt",
                      "https://github.com/MCG-NJU/Sora2-mini",
                      "text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors",
-                     "vae/wan2.2_vae.safetensors", "uniavgen_vocoders/uniavgen_bigvgan/config.json",
+                     "vae/wan2.2_vae.safetensors",
+                     "diffusion_models/UniAVGen/code2wav_bigvgan_model/config.json",
                      f"put it in {tmp_path / 'models' / 'vae'}", "bash scripts/run.sh --demo"):
         assert expected in done.stderr, (expected, done.stderr[-3000:])
