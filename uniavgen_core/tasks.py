@@ -212,10 +212,10 @@ def _validate(inputs: TaskInputs) -> None:
     _check_ids(inputs.neg_speech_ids, inputs.neg_speech_len, "neg_speech_ids")
     _check_float(inputs.t5_context, "t5_context", 2, "[L, 4096] (umT5 output for one caption)")
     _check_float(inputs.t5_negative, "t5_negative", 2, "[L, 4096] (umT5 output for one caption)")
-    if inputs.t5_context.shape[1] != inputs.t5_negative.shape[1] or 0 in inputs.t5_context.shape \
-            or 0 in inputs.t5_negative.shape:
+    # Zero rows are allowed: a zeroed-out caption; the DiT pads every context to 512 zero rows anyway.
+    if inputs.t5_context.shape[1] != inputs.t5_negative.shape[1] or inputs.t5_context.shape[1] == 0:
         raise TaskInputError(f"t5_context {_shape(inputs.t5_context)} and t5_negative "
-                             f"{_shape(inputs.t5_negative)} must be non-empty with the same width")
+                             f"{_shape(inputs.t5_negative)} must have the same (umT5) width")
     _check_latent(inputs.ref_latent, "ref_latent", 1, None)
     hw = tuple(inputs.ref_latent.shape[3:])
 

@@ -128,3 +128,10 @@ def test_condition_audio_longer_than_the_clip_is_refused(parts):  # noqa: F811
         run("UniAVGenSampler", reference_image=reference(parts), condition_audio=long_speech,
             **sampler_inputs(parts))
     assert f"{FRAMES}" in str(err.value) or "frames" in str(err.value)
+
+
+def test_zeroed_negative_caption_is_accepted(parts):  # noqa: F811
+    zeroed = run("ConditioningZeroOut", conditioning=parts["negative"])[0]
+    video_latent, mel = run("UniAVGenSampler", reference_image=reference(parts),
+                            **{**sampler_inputs(parts, steps=2), "negative": zeroed})
+    assert torch.isfinite(video_latent["samples"]).all() and torch.isfinite(mel.mel).all()

@@ -97,7 +97,7 @@ ERRORS = [
     (Task.AVG, dict(speech_len=11), "speech_ids length 11 exceeds its 10 ids"),
     (Task.AVG, dict(neg_speech_len=0), "neg_speech_ids length must be an integer >= 1"),
     (Task.AVG, dict(t5_context=torch.zeros(1, 6, 4096)), "t5_context must be a float tensor \\[L, 4096\\]"),
-    (Task.AVG, dict(t5_negative=torch.zeros(1, 512)), "must be non-empty with the same width"),
+    (Task.AVG, dict(t5_negative=torch.zeros(1, 512)), r"must have the same \(umT5\) width"),
 ]
 
 
