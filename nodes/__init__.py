@@ -7,6 +7,7 @@ from comfy_api.latest import ComfyExtension, io
 from .conditioning import AudioToMel, ConditionVideo, ReferenceImage
 from .info import UniAVGenInfo
 from .loaders import LoadAudioDiT, LoadVideoDiT
+from .long_form import LongForm
 from .sampler import UniAVGenSampler
 from .speech import SpeechText
 from .vocoder import LoadVocoder, VocoderDecode, register_vocoder_folder
@@ -26,6 +27,7 @@ class UniAVGenExtension(ComfyExtension):
             ConditionVideo,
             AudioToMel,
             UniAVGenSampler,
+            LongForm,
             VocoderDecode,
             UniAVGenInfo,
         ]

@@ -120,11 +120,11 @@ class VocoderDecode(io.ComfyNode):
             raise ValueError(f"{cls.NODE}: 'mel' {err}") from err
         wave = wave.reshape(1, 1, -1)
         if mel.num_samples is not None:
-            wave = _fit_length(wave, mel.num_samples)
+            wave = fit_length(wave, mel.num_samples)
         return io.NodeOutput({"waveform": wave, "sample_rate": model.sample_rate})
 
 
-def _fit_length(wave: torch.Tensor, samples: int) -> torch.Tensor:
+def fit_length(wave: torch.Tensor, samples: int) -> torch.Tensor:
     # 506 mel frames give 121,440 samples while 81 frames at 16 fps last 121,500: pad with silence
     # so the audio ends with the video (muxers otherwise cut or stretch).
     if wave.shape[-1] >= samples:

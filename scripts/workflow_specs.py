@@ -52,7 +52,13 @@ NOTES = {
             "should be the transcript of that audio."),
     "v2a": ("Dubbing: speech for a silent clip (16 fps; other rates are resampled; the first 81 frames "
             "are used). The clip's first frame is the reference image."),
+    "longform": ("Long clips: the text is split at sentence and clause ends into 5.06 s windows; each "
+                 "window continues from the previous one's last frame and voice, with the same face. "
+                 "The plan output shows the split."),
 }
+LONG_TEXT = ("Hello! This clip is longer than one window. UniAVGen makes five seconds at a time, so this "
+             "workflow chains windows, and each one continues from the last frame and the voice of the "
+             "one before. Thank you for watching.")
 
 
 def _note(task: str) -> list[dict]:
@@ -128,6 +134,20 @@ def v2a() -> tuple[list[Node], list[dict]]:
     return nodes, _note("v2a")
 
 
+def longform() -> tuple[list[Node], list[dict]]:
+    keep = {1, 2, 3, 4, 7, 8, 12}  # loaders and captions of the shared graph
+    nodes = [n for n in _shared("longform", {}) if n.id in keep] + _reference_image() + [
+        Node(21, "UniAVGenLongForm", (800, 0), {"text": LONG_TEXT, "language": "en"},
+             {"video_dit": (7, 0), "audio_dit": (8, 0), "vocoder": (12, 0), "vae": (4, 0), "positive": (2, 0),
+              "negative": (3, 0), "reference_image": (6, 0)}, size=(380, 620)),
+        Node(14, "CreateVideo", (1220, 320), {"fps": 16.0}, {"images": (21, 0), "audio": (21, 1)}),
+        Node(15, "SaveVideo", (1520, 0), {"filename_prefix": "UniAVGen/longform", "format": "auto",
+                                          "codec": "auto"}, {"video": (14, 0)}, size=(480, 420)),
+    ]
+    return nodes, _note("longform")
+
+
 WORKFLOWS: dict[str, Callable[[], tuple[list[Node], list[dict]]]] = {
     "uniavgen_avg": avg, "uniavgen_ravg": ravg, "uniavgen_a2v": a2v, "uniavgen_v2a": v2a,
+    "uniavgen_longform": longform,
 }

@@ -25,13 +25,17 @@ class Task(enum.IntEnum):
     RAVG = 1    # + a reference voice (mel prepended to the audio sequence)
     A2V = 2     # audio-driven video: the speech is given
     V2A = 3     # dubbing: the whole video window is given
+    # Not in the release (which has ids 0-3): the next window of a longer clip. It combines two
+    # released mechanisms: condition latents for the first k frames (as V2A, but only a prefix) and
+    # the RAVG reference voice (the previous window's speech and its transcript).
+    CONTINUE = 4
 
 
 class CondVideo(enum.Enum):
     """Where the condition latents (the first `video_cond` frames of the window) come from."""
     REF = "ref"         # the reference-image latent itself: one frame
     WINDOW = "window"   # caller-given latents covering the whole window (V2A)
-    # A continuation task adds a caller-given prefix of k < F frames here.
+    PREFIX = "prefix"   # caller-given latents for the first k < F frames (continuation)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ TASK_SPECS: dict[Task, TaskSpec] = {
     Task.RAVG: TaskSpec(CondVideo.REF, True, False, PassFlags(no_v2a=True), PassFlags()),
     Task.A2V: TaskSpec(CondVideo.REF, False, True, PassFlags(no_v2a=True), PassFlags(no_v2a=True)),
     Task.V2A: TaskSpec(CondVideo.WINDOW, False, False, PassFlags(no_a2v=True), PassFlags(no_a2v=True)),
+    # as RAVG: the reference voice never goes through V2A in the conditional pass
+    Task.CONTINUE: TaskSpec(CondVideo.PREFIX, True, False, PassFlags(no_v2a=True), PassFlags()),
 }
 
 
@@ -220,15 +226,21 @@ def _validate(inputs: TaskInputs) -> None:
     hw = tuple(inputs.ref_latent.shape[3:])
 
     window = spec.cond_video is CondVideo.WINDOW
-    if _check_presence(inputs, "cond_latent", window,
-                       "the VAE-encoded condition video covering the whole window (V2A)"):
+    prefix = spec.cond_video is CondVideo.PREFIX
+    if _check_presence(inputs, "cond_latent", window or prefix,
+                       "VAE-encoded condition frames: the whole window (V2A) or its start (continuation)"):
         _check_latent(inputs.cond_latent, "cond_latent", None, hw)
-        if inputs.cond_latent.shape[2] != frames:
+        if prefix and not 1 <= inputs.cond_latent.shape[2] < frames:
+            raise TaskInputError(
+                f"cond_latent has {inputs.cond_latent.shape[2]} latent frames; a continuation takes "
+                f"1 to {frames - 1} frames from the end of the previous window")
+        if window and inputs.cond_latent.shape[2] != frames:
             raise TaskInputError(
                 f"cond_latent has {inputs.cond_latent.shape[2]} latent frames but the window has "
                 f"{frames} ({4 * (frames - 1) + 1} video frames at 16 fps); {inputs.task.name} needs "
                 "a condition video of exactly the window's length")
-    if _check_presence(inputs, "ref_mel", spec.needs_ref_mel, "the reference voice mel (RAVG)"):
+    if _check_presence(inputs, "ref_mel", spec.needs_ref_mel,
+                       "the reference voice mel (RAVG; the previous window's speech for a continuation)"):
         _check_mel(inputs.ref_mel, "ref_mel")
     if _check_presence(inputs, "cond_mel", spec.needs_cond_mel, "the condition speech mel (A2V)"):
         _check_mel(inputs.cond_mel, "cond_mel")

@@ -34,8 +34,9 @@ CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic")
 VIEWPORT = {"width": 1440, "height": 900}
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-# Saved into the test host's user folder: keeps the minimap off the nodes in screenshots.
-UI_SETTINGS = {"Comfy.Minimap.Visible": False}
+# Saved into the test host's user folder: keeps the minimap off the nodes in screenshots, and text
+# drawn at any zoom (fit view of a whole workflow is ~40%, where the editor otherwise hides text).
+UI_SETTINGS = {"Comfy.Minimap.Visible": False, "LiteGraph.Canvas.MinFontSizeForLOD": 1}
 # The "Nodes 2.0" banner remembers its dismissal in localStorage.
 INIT_SCRIPT = "window.localStorage.setItem('vueNodesBannerDismissed', 'true');"
 

@@ -71,6 +71,9 @@ def make_tiny(prompt: dict, *, dit: str = TINY_DIT, vocoder: str = VOCODER_NAME,
                 inputs["length"] = frames
         elif kind == "UniAVGenSampler":
             inputs.update(steps=steps, length=frames)
+        elif kind == "UniAVGenLongForm":  # three windows of 17 frames
+            inputs.update(steps=steps, length=frames, window_seconds=1.0,
+                          text="Hello there. How are you? Goodbye now.")
             if seed is not None:
                 inputs["seed"] = seed
         elif kind == "LoadAudio" and "speech" in inputs["audio"]:

@@ -1,0 +1,155 @@
+"""Long-form node: a long speech text as a chain of 5-second windows, joined into one clip."""
+
+from __future__ import annotations
+
+import logging
+
+import comfy.latent_formats
+import comfy.model_management as mm
+import comfy.utils
+import torch
+from comfy_api.latest import io
+
+from ..uniavgen_core.long_form import continuation, join_windows, plan_windows
+from ..uniavgen_core.mel import MelSpectrogram
+from ..uniavgen_core.sampler import SamplerError, SamplerSettings, sample
+from ..uniavgen_core.speech_rate import WINDOW_SECONDS
+from ..uniavgen_core.tasks import Task
+from ..uniavgen_core.text import SpeechTextEncoder
+from ..uniavgen_core.waveform import SAMPLE_RATE, prepare_speech
+from .attention import install_attention
+from .io_types import AudioDiT, Mel, VideoDiT, Vocoder
+from .payloads import MelClip, SpeechRequest
+from .sampler import UniAVGenSampler
+from .task_inputs import build_task_inputs
+from .vocoder import fit_length
+
+log = logging.getLogger(__name__)
+NODE = "UniAVGen Long-form"
+FRAMES = 81  # one released window: 81 frames at 16 fps
+_MEL = MelSpectrogram()
+
+
+def _sampler_widgets() -> list:
+    """The sampler's own settings widgets (same names, defaults and tooltips)."""
+    names = ("seed", "steps", "shift", "video_cfg", "audio_cfg", "macfg_fraction", "slg_layer",
+             "batched_cfg")
+    return [i for i in UniAVGenSampler.define_schema().inputs if i.id in names]
+
+
+class LongForm(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="UniAVGenLongForm",
+            display_name=NODE,
+            category="UniAVGen/sampling",
+            description="Speaks a long text as a chain of 5.06 s windows with the same face and voice: "
+                        "each window continues from the last frame of the one before (k = 1) and uses "
+                        "its speech as the reference voice. Returns one joined clip.",
+            inputs=[
+                VideoDiT.Input("video_dit", tooltip="From Load UniAVGen Video DiT."),
+                AudioDiT.Input("audio_dit", tooltip="From Load UniAVGen Audio DiT."),
+                Vocoder.Input("vocoder", tooltip="From Load UniAVGen Vocoder (the windows' speech is "
+                                                 "decoded to carry the voice on)."),
+                io.Vae.Input("vae", tooltip="The Wan 2.2 VAE: decodes each window and encodes its last "
+                                            "frame for the next one."),
+                io.Conditioning.Input("positive", tooltip="The video caption (CLIPTextEncode, umT5)."),
+                io.Conditioning.Input("negative", tooltip="Negative caption; the official one is empty."),
+                io.Latent.Input("reference_image", tooltip="The face (UniAVGen Reference Image); it anchors "
+                                                           "the identity in every window."),
+                io.String.Input("text", multiline=True, default="",
+                                tooltip="Everything the person says. It is split at sentence and clause "
+                                        "ends into windows that fit 5.06 s each."),
+                io.Combo.Input("language", options=["en", "zh"], default="en",
+                               tooltip="en: English. zh: Chinese (pinyin; needs pypinyin and jieba)."),
+                io.Float.Input("window_seconds", default=round(WINDOW_SECONDS * 0.9, 2), min=1.0,
+                               max=WINDOW_SECONDS, step=0.1,
+                               tooltip="Speech per window at a natural pace when planning the split; "
+                                       "lower it if speech sounds rushed (keep it below the window's "
+                                       "length / 16 s)."),
+                io.Int.Input("length", default=FRAMES, min=9, max=321, step=4,
+                             tooltip="Frames per window at 16 fps (4k+1); 81 = 5.06 s, the trained "
+                                     "length. Windows overlap by one frame."),
+                *_sampler_widgets(),
+                Mel.Input("reference_voice", optional=True,
+                          tooltip="Optional voice to clone for the first window (Audio To Mel, "
+                                  "use_as reference_voice); later windows carry it on."),
+                io.String.Input("reference_text", multiline=True, default="", optional=True,
+                                tooltip="The exact transcript of reference_voice (only with it)."),
+            ],
+            outputs=[io.Image.Output(display_name="images"), io.Audio.Output(display_name="audio"),
+                     io.String.Output(display_name="plan")],
+        )
+
+    @classmethod
+    def execute(cls, video_dit, audio_dit, vocoder, vae, positive, negative, reference_image: dict,
+                text: str, language: str, window_seconds: float, length: int, seed: int, steps: int,
+                shift: float,
+                video_cfg: float, audio_cfg: float, macfg_fraction: float, slg_layer: int,
+                batched_cfg: bool, reference_voice: MelClip | None = None,
+                reference_text: str = "") -> io.NodeOutput:
+        if (length - 1) % 4 or window_seconds > length / 16:
+            raise ValueError(f"{NODE}: 'length' {length} must be 4k+1 frames and hold 'window_seconds' "
+                             f"{window_seconds} s of speech ({length / 16:.2f} s); e.g. length 81 with "
+                             "4.5 s.")
+        try:
+            windows = [w.strip() for w in plan_windows(text, language, window_seconds)]
+            settings = [SamplerSettings(steps=steps, shift=shift, video_cfg=video_cfg,
+                                        audio_cfg=audio_cfg, macfg_fraction=macfg_fraction,
+                                        slg_layer=slg_layer, seed=seed + n, batched_cfg=batched_cfg)
+                        for n in range(len(windows))]
+        except (ValueError, SamplerError) as err:
+            raise ValueError(f"{NODE}: {err}") from err
+        plan = "\n".join(f"window {n + 1}: {w}" for n, w in enumerate(windows))
+        log.info("%s: %d windows\n%s", NODE, len(windows), plan)
+        encoder = SpeechTextEncoder(audio_dit.model.vocabulary)
+        fmt = comfy.latent_formats.Wan22()
+        pbar = comfy.utils.ProgressBar(len(windows) * steps)
+        frames_out, audio_out, inputs = [], [], None
+        for n, words in enumerate(windows):
+            mm.load_models_gpu([video_dit, audio_dit])
+            device = video_dit.load_device
+            if n == 0:
+                task = Task.RAVG if reference_voice is not None else Task.AVG
+                inputs = build_task_inputs(
+                    task=task, speech=SpeechRequest(words, language, reference_text.strip()),
+                    encoder=encoder,
+                    positive=positive, negative=negative, reference_image=reference_image,
+                    reference_voice=reference_voice, condition_audio=None, condition_video=None,
+                    length=length, device=device)
+            else:
+                last = vae.encode(frames_out[-1][-1:, :, :, :3])  # k = 1: the last frame as an image
+                voice = _MEL(prepare_speech(audio_out[-1], SAMPLE_RATE, reference=True))
+                speech = encoder.encode_for_task(words, language, Task.CONTINUE,
+                                                 reference_text=windows[n - 1])
+                inputs = continuation(inputs, cond_latent=fmt.process_in(last.float()).to(device),
+                                      voice_mel=voice.to(device), speech=speech)
+            install_attention(video_dit.model, audio_dit.model, device)
+            result = sample(video_dit.model, audio_dit.model, inputs, settings[n],
+                            callback=_progress(pbar, n * steps))
+            # decode now, on the CPU side: finished windows keep no DiT activations alive
+            frames_out.append(_decode_frames(vae, fmt.process_out(result.decode_video.float())))
+            mm.load_models_gpu([vocoder])
+            mel = result.decode_audio[0].float().to(vocoder.load_device)
+            wave = vocoder.model.decode(mel).float().cpu().reshape(1, 1, -1)
+            audio_out.append(fit_length(wave, frames_out[-1].shape[0] * SAMPLE_RATE // 16)[0, 0])
+            mm.throw_exception_if_processing_interrupted()
+        images, wave = join_windows(frames_out, audio_out)
+        audio = {"waveform": wave.reshape(1, 1, -1), "sample_rate": SAMPLE_RATE}
+        return io.NodeOutput(images, audio, plan, ui={"text": [plan]})
+
+
+def _progress(pbar: comfy.utils.ProgressBar, offset: int):
+    """Step callback of one window: the bar runs across all windows; Stop works inside a window."""
+    def callback(step: int, total: int, video: torch.Tensor, audio: torch.Tensor) -> None:
+        mm.throw_exception_if_processing_interrupted()
+        pbar.update_absolute(offset + step)
+
+    return callback
+
+
+def _decode_frames(vae, latent: torch.Tensor) -> torch.Tensor:
+    """VAE-decode one window's latent to IMAGE frames [F, H, W, 3] on the CPU."""
+    images = vae.decode(latent)
+    return images.reshape(-1, *images.shape[-3:]).cpu()
