@@ -6,6 +6,7 @@ import comfy.latent_formats
 import comfy.model_management as mm
 from comfy_api.latest import io
 
+from ..uniavgen_core.config import ConfigError, check_pair
 from ..uniavgen_core.geometry import VIDEO_FPS, pixel_frames
 from ..uniavgen_core.sampler import SamplerError, SamplerSettings, sample
 from ..uniavgen_core.text import SpeechTextEncoder
@@ -83,9 +84,11 @@ class UniAVGenSampler(io.ComfyNode):
             problems.append(f"'shift' is {shift}; it must be > 0 (official 5.0)")
         for name, value in (("video_cfg", video_cfg), ("audio_cfg", audio_cfg)):
             if not value >= 0:
-                problems.append(f"'{name}' is {value}; guidance scales cannot be negative")
+                problems.append(f"'{name}' is {value}; guidance scales cannot be negative (official: "
+                                "video_cfg 3.0, audio_cfg 2.0; 1.0 = no guidance)")
         if not 0.0 <= macfg_fraction <= 1.0:
-            problems.append(f"'macfg_fraction' is {macfg_fraction}; it is a fraction of the steps, 0..1")
+            problems.append(f"'macfg_fraction' is {macfg_fraction}; it is a fraction of the steps: use 0..1 "
+                            "(official 0.5)")
         if (length - 1) % 4:
             problems.append(f"'length' is {length}; it must be 4k+1 frames (e.g. 81)")
         if slg_layer < -1:
@@ -102,6 +105,11 @@ class UniAVGenSampler(io.ComfyNode):
         if slg_layer >= num_layers:
             raise ValueError(f"{NODE}: 'slg_layer' is {slg_layer} but the model has {num_layers} layers "
                              f"(0..{num_layers - 1}). Use 11 (official) or -1 to turn it off.")
+        try:
+            check_pair(video_dit.model.config, audio_dit.model.config)
+        except ConfigError as err:
+            raise ValueError(f"{NODE}: 'video_dit' and 'audio_dit' do not fit together ({err}): they come "
+                             "from different checkpoints. Give both loaders the same 'dit_name'.") from err
         task = choose_task(reference_voice, condition_audio, condition_video)
         mm.load_models_gpu([video_dit, audio_dit])
         device = video_dit.load_device
