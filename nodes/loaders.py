@@ -22,10 +22,15 @@ _DTYPE_TOOLTIP = ("How the weights are stored in memory. 'default' keeps the fil
                   "halves memory again (computed in bf16/fp32).")
 
 
-def _check_names(node: str, dit_name: str, weight_dtype: str) -> bool | str:
-    """validate_inputs of both loaders: a clear message instead of ComfyUI's bare 'not in list'."""
-    if weight_dtype not in WEIGHT_DTYPES:
+def _check_names(node: str, dit_name: str | None, weight_dtype: str | None) -> bool | str:
+    """validate_inputs of both loaders: a clear message instead of ComfyUI's bare 'not in list'.
+
+    Linked inputs are None here; _load_dit checks them when they arrive.
+    """
+    if weight_dtype is not None and weight_dtype not in WEIGHT_DTYPES:
         return f"{node}: 'weight_dtype' {weight_dtype!r} is not one of {list(WEIGHT_DTYPES)}."
+    if dit_name is None:
+        return True
     if dit_name.lower().endswith(PICKLE_SUFFIXES):
         return (f"{node}: 'dit_name' {dit_name!r} is a pickle checkpoint: {PICKLE_HINT}, "
                 "then put the .safetensors file in models/diffusion_models.")
@@ -79,7 +84,7 @@ class LoadVideoDiT(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, dit_name: str, weight_dtype: str) -> bool | str:
+    def validate_inputs(cls, dit_name: str | None = None, weight_dtype: str | None = None) -> bool | str:
         return _check_names("Load UniAVGen Video DiT", dit_name, weight_dtype)
 
     @classmethod
@@ -105,7 +110,7 @@ class LoadAudioDiT(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, dit_name: str, weight_dtype: str) -> bool | str:
+    def validate_inputs(cls, dit_name: str | None = None, weight_dtype: str | None = None) -> bool | str:
         return _check_names("Load UniAVGen Audio DiT", dit_name, weight_dtype)
 
     @classmethod

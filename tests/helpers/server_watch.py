@@ -83,8 +83,10 @@ class WsClient:
             except Exception:  # noqa: BLE001 - closed socket ends the reader
                 return
             if isinstance(raw, str) and raw.startswith("{"):
+                message = json.loads(raw)
+                message["received_s"] = time.monotonic()  # when it arrived here (step timings)
                 with self._cond:
-                    self.messages.append(json.loads(raw))
+                    self.messages.append(message)
                     self._cond.notify_all()
 
     def wait_for(self, predicate, timeout: float = 120.0) -> dict:

@@ -60,6 +60,13 @@ def _two_tasks() -> dict:
     return prompt
 
 
+def _linked(prompt: dict, node: str, name: str, primitive: str, value) -> dict:
+    """The input `name` of `node` fed by a primitive node (so validate_inputs cannot see its value)."""
+    prompt["prim"] = {"class_type": primitive, "inputs": {"value": value}}
+    prompt[node]["inputs"][name] = ["prim", 0]
+    return prompt
+
+
 def _no_reference() -> dict:
     return tp.base_prompt()
 
@@ -134,6 +141,10 @@ def cases() -> list[Case]:
              (TO_MEL, "'audio'", "holds 100 NaN/inf samples", "connect a recording of speech")),
         Case("steps_zero", tp.edit(avg, "sampler", steps=0), CHECKED,
              (SAMPLER, "'steps' is 0", "use 1..1000")),
+        Case("linked_steps_zero", _linked(tp.avg(), "sampler", "steps", "PrimitiveInt", 0), RUNTIME,
+             (SAMPLER, "'steps' is 0", "use 1..1000")),
+        Case("linked_empty_speech_text", _linked(tp.avg(), "speech", "text", "PrimitiveStringMultiline", " "),
+             RUNTIME, (SPEECH, "'text' is empty", "Type the words")),
         Case("negative_video_cfg", tp.edit(avg, "sampler", video_cfg=-1.0), CHECKED,
              (SAMPLER, "'video_cfg' is -1.0", "cannot be negative", "official")),
         Case("negative_audio_cfg", tp.edit(avg, "sampler", audio_cfg=-0.5), CHECKED,

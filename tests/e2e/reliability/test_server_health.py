@@ -18,6 +18,7 @@ from helpers.server_watch import WsClient, rss_bytes, run_ok, saved_files
 
 RSS_TOLERANCE = 0.05
 INTERRUPT_STEPS = 3
+INTERRUPT_FRAMES = 81
 QUEUE_LENGTH = 30
 FIGURES: dict[str, object] = {}
 
@@ -48,13 +49,19 @@ def _for_prompt(prompt_id: str, kind: str, **fields):
     return match
 
 
+def _slow_prompt(seed: int) -> dict:
+    """Steps long enough (81 frames at short side 128) that /interrupt lands inside the next one."""
+    prompt = tp.edit(tp.avg(seed=seed, steps=INTERRUPT_STEPS), "sampler", length=INTERRUPT_FRAMES)
+    return tp.edit(prompt, "ref", short_side=128)
+
+
 @pytest.mark.parametrize("at_step", [1, 2, INTERRUPT_STEPS], ids=["first", "middle", "last"])
 def test_interrupt_then_next_prompt_runs_and_memory_returns(warm, at_step: int):
     server = warm
     before = rss_bytes(server)
     ws = WsClient(server)
     try:
-        status, body = server.queue_prompt(tp.avg(seed=100 + at_step, steps=INTERRUPT_STEPS), ws.client_id)
+        status, body = server.queue_prompt(_slow_prompt(100 + at_step), ws.client_id)
         assert status == 200, body
         prompt_id = body["prompt_id"]
         if at_step == 1:  # as soon as the sampler starts: step 1 is the first that can stop
@@ -64,8 +71,11 @@ def test_interrupt_then_next_prompt_runs_and_memory_returns(warm, at_step: int):
         assert server.post_json("/interrupt", {})[0] == 200
         entry = server.wait_history(prompt_id, timeout=120)
         interrupted = ws.wait_for(_for_prompt(prompt_id, "execution_interrupted"), timeout=30)
-        steps_done = [m["data"]["value"] for m in ws.of_type("progress")
-                      if m["data"].get("prompt_id") == prompt_id and m["data"].get("node") == "sampler"]
+        progress = [m for m in ws.of_type("progress")
+                    if m["data"].get("prompt_id") == prompt_id and m["data"].get("node") == "sampler"]
+        steps_done = [m["data"]["value"] for m in progress]
+        last = progress[-1] if progress else interrupted
+        stopped_after_s = interrupted["received_s"] - last["received_s"]
     finally:
         ws.close()
     assert entry["status"]["status_str"] == "error"
@@ -75,7 +85,8 @@ def test_interrupt_then_next_prompt_runs_and_memory_returns(warm, at_step: int):
     after = rss_bytes(server)
     FIGURES[f"interrupt_at_step_{at_step}"] = {"rss_before_mib": _mib(before),
                                               "rss_after_next_mib": _mib(after),
-                                              "steps_done": max(steps_done, default=0)}
+                                              "steps_done": max(steps_done, default=0),
+                                              "s_last_progress_to_interrupted": round(stopped_after_s, 3)}
     assert abs(after - before) <= RSS_TOLERANCE * before, (_mib(before), _mib(after))
 
 
