@@ -99,7 +99,7 @@ class ConditionVideo(io.ComfyNode):
     @classmethod
     def execute(cls, images: torch.Tensor, vae, fps: float, length: int, short_side: int) -> io.NodeOutput:
         if (length - 1) % 4:
-            raise ValueError(f"{cls.NODE}: length {length} is not 4k+1 (e.g. 81); the Wan 2.2 VAE packs "
+            raise ValueError(f"{cls.NODE}: 'length' {length} is not 4k+1 (e.g. 81); the Wan 2.2 VAE packs "
                              "4 frames per latent after the first.")
         _check_size(cls.NODE, "images", images, short_side)
         picked = _resample_frames(cls.NODE, images, fps, length)
@@ -136,7 +136,20 @@ def _check_size(node: str, name: str, images: torch.Tensor, short_side: int) -> 
         raise ValueError(f"{node}: '{name}' is {w}x{h} pixels; at least {MIN_SIDE} px per side is needed "
                          "(one latent patch). Use a larger image.")
     if short_side % 32:
-        raise ValueError(f"{node}: short_side {short_side} is not a multiple of 32.")
+        raise ValueError(f"{node}: 'short_side' {short_side} is not a multiple of 32; use e.g. "
+                         f"{short_side // 32 * 32 or 32} or {short_side // 32 * 32 + 32} "
+                         f"(official {OFFICIAL_SHORT_SIDE_PX}).")
+
+
+def _audio_problem(waveform: torch.Tensor) -> str:
+    if waveform.shape[-1] == 0:
+        return "is empty"
+    bad = int((~torch.isfinite(waveform)).sum())
+    if bad:
+        return f"holds {bad} NaN/inf samples"
+    if not waveform.abs().amax() > 0:
+        return "is silent (peak 0)"
+    return ""
 
 
 class AudioToMel(io.ComfyNode):
@@ -169,9 +182,10 @@ class AudioToMel(io.ComfyNode):
             raise ValueError(f"{cls.NODE}: 'audio' must hold one clip [1, channels, samples], got "
                              f"{tuple(waveform.shape)}. Split batches before this node.")
         role = MelRole(use_as)
-        if waveform.shape[-1] == 0 or not torch.isfinite(waveform).all() or not waveform.abs().amax() > 0:
-            raise ValueError(f"{cls.NODE}: 'audio' is empty, silent or holds NaN/inf samples; connect a "
-                             "recording of speech.")
+        problem = _audio_problem(waveform)
+        if problem:
+            raise ValueError(f"{cls.NODE}: 'audio' ({rate} Hz, {waveform.shape[-1]} samples) {problem}; "
+                             "connect a recording of speech.")
         try:
             speech = prepare_speech(waveform[0].float().cpu(), rate,
                                     reference=role is MelRole.REFERENCE_VOICE)

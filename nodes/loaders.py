@@ -7,7 +7,9 @@ import logging
 import comfy.model_management as mm
 from comfy_api.latest import io
 
-from ..uniavgen_core.checkpoint import CheckpointError, load_audio_dit, load_video_dit, storage_dtype
+from ..uniavgen_core.checkpoint import (PICKLE_SUFFIXES, CheckpointError, load_audio_dit, load_video_dit,
+                                          storage_dtype)
+from ..uniavgen_core.safetensors_io import PICKLE_HINT
 from ..uniavgen_core.vocab_files import VocabularyNotFound, find_vocabulary
 from .io_types import AudioDiT, VideoDiT
 from .model_files import list_dit_files, resolve_dit_file
@@ -19,6 +21,25 @@ _FILE_TOOLTIP = ("A UniAVGen checkpoint in models/diffusion_models: the official
                  "diffusion_pytorch_model.safetensors.index.json, or a converted single file.")
 _DTYPE_TOOLTIP = ("How the weights are stored in memory. 'default' keeps the file's dtype; fp8_e4m3fn "
                   "halves memory again (computed in bf16/fp32).")
+
+
+def _check_names(node: str, dit_name: str | None, weight_dtype: str | None) -> bool | str:
+    """validate_inputs of both loaders: a clear message instead of ComfyUI's bare 'not in list'.
+
+    Linked inputs are None here; _load_dit checks them when they arrive.
+    """
+    if weight_dtype is not None and weight_dtype not in WEIGHT_DTYPES:
+        return f"{node}: 'weight_dtype' {weight_dtype!r} is not one of {list(WEIGHT_DTYPES)}."
+    if dit_name is None:
+        return True
+    if dit_name.lower().endswith(PICKLE_SUFFIXES):
+        return (f"{node}: 'dit_name' {dit_name!r} is a pickle checkpoint: {PICKLE_HINT}, "
+                "then put the .safetensors file in models/diffusion_models.")
+    if dit_name not in list_dit_files():
+        return (f"{node}: 'dit_name' {dit_name!r} is not in models/diffusion_models. Put the UniAVGen "
+                "checkpoint there (the official sharded folder or a converted single .safetensors "
+                "file) and refresh the node list.")
+    return True
 
 
 def _load_dit(node: str, loader, file_name: str, weight_dtype: str, *, half: str,
@@ -35,14 +56,14 @@ def _load_dit(node: str, loader, file_name: str, weight_dtype: str, *, half: str
         ops = operations_for(held, compute, load_device)
         model = loader(path, dtype=dtype, operations=ops, device=offload_device)
     except CheckpointError as err:
-        raise ValueError(f"{node}: cannot load {file_name!r}: {err}") from err
+        raise ValueError(f"{node}: 'dit_name' {file_name!r} cannot be loaded: {err}") from err
     model.compute_dtype = compute
     if with_vocabulary:
         # Checked before any sampling: a missing vocabulary would only show up as a failed run.
         try:
             model.vocabulary, origin = find_vocabulary(path, model.config.vocab_size)
         except (VocabularyNotFound, ValueError) as err:
-            raise ValueError(f"{node}: {err}") from err
+            raise ValueError(f"{node}: 'dit_name' {file_name!r}: {err}") from err
         log.info("%s: speech vocabulary (%d entries) from %s", node, len(model.vocabulary), origin)
     log.info("%s: %s loaded (weights %s, compute %s)", node, file_name,
              next(model.parameters()).dtype, compute)
@@ -67,6 +88,10 @@ class LoadVideoDiT(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, dit_name: str | None = None, weight_dtype: str | None = None) -> bool | str:
+        return _check_names("Load UniAVGen Video DiT", dit_name, weight_dtype)
+
+    @classmethod
     def execute(cls, dit_name: str, weight_dtype: str) -> io.NodeOutput:
         return io.NodeOutput(_load_dit("Load UniAVGen Video DiT", load_video_dit, dit_name, weight_dtype,
                                        half="video"))
@@ -88,6 +113,10 @@ class LoadAudioDiT(io.ComfyNode):
             ],
             outputs=[AudioDiT.Output(display_name="audio_dit")],
         )
+
+    @classmethod
+    def validate_inputs(cls, dit_name: str | None = None, weight_dtype: str | None = None) -> bool | str:
+        return _check_names("Load UniAVGen Audio DiT", dit_name, weight_dtype)
 
     @classmethod
     def execute(cls, dit_name: str, weight_dtype: str) -> io.NodeOutput:

@@ -6,6 +6,7 @@ import comfy.latent_formats
 import comfy.model_management as mm
 from comfy_api.latest import io
 
+from ..uniavgen_core.config import ConfigError, check_pair
 from ..uniavgen_core.geometry import VIDEO_FPS, pixel_frames
 from ..uniavgen_core.sampler import SamplerError, SamplerSettings, sample
 from ..uniavgen_core.text import SpeechTextEncoder
@@ -74,22 +75,13 @@ class UniAVGenSampler(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, steps: int, shift: float, video_cfg: float, audio_cfg: float,
-                        macfg_fraction: float, slg_layer: int, length: int, **_: object) -> bool | str:
-        problems = []
-        if not 1 <= steps <= MAX_STEPS:
-            problems.append(f"'steps' is {steps}; use 1..{MAX_STEPS} (official 50)")
-        if not shift > 0:
-            problems.append(f"'shift' is {shift}; it must be > 0 (official 5.0)")
-        for name, value in (("video_cfg", video_cfg), ("audio_cfg", audio_cfg)):
-            if not value >= 0:
-                problems.append(f"'{name}' is {value}; guidance scales cannot be negative")
-        if not 0.0 <= macfg_fraction <= 1.0:
-            problems.append(f"'macfg_fraction' is {macfg_fraction}; it is a fraction of the steps, 0..1")
-        if (length - 1) % 4:
-            problems.append(f"'length' is {length}; it must be 4k+1 frames (e.g. 81)")
-        if slg_layer < -1:
-            problems.append(f"'slg_layer' is {slg_layer}; use -1 or 0 (off) or a layer index")
+    def validate_inputs(cls, steps: int | None = None, shift: float | None = None,
+                        video_cfg: float | None = None, audio_cfg: float | None = None,
+                        macfg_fraction: float | None = None, slg_layer: int | None = None,
+                        length: int | None = None) -> bool | str:
+        # Linked inputs are absent (None) here; execute() checks them again once they have values.
+        problems = _setting_problems(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
+                                     macfg_fraction=macfg_fraction, slg_layer=slg_layer, length=length)
         return f"{NODE}: " + "; ".join(problems) + "." if problems else True
 
     @classmethod
@@ -98,11 +90,20 @@ class UniAVGenSampler(io.ComfyNode):
                 slg_layer: int, batched_cfg: bool, reference_image: dict | None = None,
                 reference_voice: MelClip | None = None, condition_audio: MelClip | None = None,
                 condition_video: dict | None = None) -> io.NodeOutput:
+        problems = _setting_problems(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
+                                     macfg_fraction=macfg_fraction, slg_layer=slg_layer, length=length)
+        if problems:
+            raise ValueError(f"{NODE}: " + "; ".join(problems) + ".")
         num_layers = video_dit.model.config.num_layers
         if slg_layer >= num_layers:
             raise ValueError(f"{NODE}: 'slg_layer' is {slg_layer} but the model has {num_layers} layers "
                              f"(0..{num_layers - 1}). Use a layer below {num_layers} (the released model "
                              "has 30 and uses 11) or -1 to turn it off.")
+        try:
+            check_pair(video_dit.model.config, audio_dit.model.config)
+        except ConfigError as err:
+            raise ValueError(f"{NODE}: 'video_dit' and 'audio_dit' do not fit together ({err}): they come "
+                             "from different checkpoints. Give both loaders the same 'dit_name'.") from err
         task = choose_task(reference_voice, condition_audio, condition_video)
         mm.load_models_gpu([video_dit, audio_dit])
         device = video_dit.load_device
@@ -125,3 +126,24 @@ class UniAVGenSampler(io.ComfyNode):
         mel = MelClip(mel=result.decode_audio[0].float().cpu(), role=MelRole.GENERATED, num_samples=samples)
         return io.NodeOutput({"samples": video}, mel)
 
+
+
+def _setting_problems(*, steps, shift, video_cfg, audio_cfg, macfg_fraction, slg_layer, length) -> list[str]:
+    """What is wrong with the sampler's settings (None = not known yet, skipped)."""
+    problems = []
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        problems.append(f"'steps' is {steps}; use 1..{MAX_STEPS} (official 50)")
+    if shift is not None and not shift > 0:
+        problems.append(f"'shift' is {shift}; it must be > 0 (official 5.0)")
+    for name, value in (("video_cfg", video_cfg), ("audio_cfg", audio_cfg)):
+        if value is not None and not value >= 0:
+            problems.append(f"'{name}' is {value}; guidance scales cannot be negative (official: "
+                            "video_cfg 3.0, audio_cfg 2.0; 1.0 = no guidance)")
+    if macfg_fraction is not None and not 0.0 <= macfg_fraction <= 1.0:
+        problems.append(f"'macfg_fraction' is {macfg_fraction}; it is a fraction of the steps: use 0..1 "
+                        "(official 0.5)")
+    if length is not None and (length - 1) % 4:
+        problems.append(f"'length' is {length}; it must be 4k+1 frames (e.g. 81)")
+    if slg_layer is not None and slg_layer < -1:
+        problems.append(f"'slg_layer' is {slg_layer}; use -1 or 0 (off) or a layer index")
+    return problems

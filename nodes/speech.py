@@ -10,6 +10,7 @@ from .payloads import SpeechRequest
 
 NODE = "UniAVGen Speech Text"
 LANGUAGES = ["en", "zh"]
+EMPTY_TEXT = f"{NODE}: 'text' is empty. Type the words the person should say."
 
 
 class SpeechText(io.ComfyNode):
@@ -38,16 +39,19 @@ class SpeechText(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, text: str, language: str, reference_text: str = "") -> bool | str:
-        if not text.strip():
-            return f"{NODE}: 'text' is empty. Type the words the person should say."
-        if language not in LANGUAGES:
+    def validate_inputs(cls, text: str | None = None, language: str | None = None) -> bool | str:
+        # A linked text (e.g. from a string node) is None here: its value is known only when it runs.
+        if text is not None and not text.strip():
+            return EMPTY_TEXT
+        if language is not None and language not in LANGUAGES:
             return f"{NODE}: language {language!r} is not supported; choose one of {LANGUAGES}."
         return True
 
     @classmethod
     def execute(cls, text: str, language: str, reference_text: str = "") -> io.NodeOutput:
         request = SpeechRequest(text=text.strip(), language=language, reference_text=reference_text.strip())
+        if not request.text:  # a linked text was not checked by validate_inputs
+            raise ValueError(EMPTY_TEXT)
         estimate = estimate_speech_seconds(request.text, language)
         info = f"about {estimate.seconds:.1f} s of speech for a {estimate.window_seconds:.2f} s clip"
         if estimate.likely_too_long:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import comfy.latent_formats
 import torch
 
-from ..uniavgen_core.geometry import latent_frames
+from ..uniavgen_core.geometry import latent_frames, mel_frames, mel_seconds, pixel_frames
 from ..uniavgen_core.tasks import Task, TaskInputError, TaskInputs
 from ..uniavgen_core.text import SpeechTextEncoder
 from .caption import caption_context
@@ -77,6 +77,12 @@ def build_task_inputs(*, task: Task, speech: SpeechRequest, encoder: SpeechTextE
         frames = cond_latent.shape[2] if cond_latent is not None else latent_frames(length)
     except ValueError as err:
         raise ValueError(f"{NODE}: 'length' {err}") from err
+    if condition_audio is not None and condition_audio.frames > mel_frames(frames):
+        raise ValueError(
+            f"{NODE}: 'condition_audio' lasts {mel_seconds(condition_audio.frames):.2f} s "
+            f"({condition_audio.frames} mel frames), longer than the clip's "
+            f"{mel_seconds(mel_frames(frames)):.2f} s "
+            f"('length' {pixel_frames(frames)} frames at 16 fps). Trim the audio or raise 'length' (4k+1).")
     try:
         texts = encoder.encode_for_task(speech.text, speech.language, int(task),
                                         speech.reference_text if task is Task.RAVG else None)

@@ -88,7 +88,7 @@ class LoadVocoder(io.ComfyNode):
         try:
             model = load_vocoder(path, device=offload, dtype=torch.float32)
         except VocoderLoadError as err:
-            raise ValueError(f"{cls.NODE}: cannot load {vocoder_name!r}: {err}") from err
+            raise ValueError(f"{cls.NODE}: 'vocoder_name' {vocoder_name!r} cannot be loaded: {err}") from err
         return io.NodeOutput(new_patcher(model, mm.get_torch_device(), offload))
 
 

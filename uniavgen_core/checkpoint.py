@@ -151,7 +151,8 @@ def _check_half(source: CheckpointSource, half: str, keys: list[str]) -> None:
     other = "audio" if half == "video" else "video"
     if _HALVES[other][2] in source.tensors:
         raise CheckpointError(f"{source.path} holds only the {other} half of UniAVGen (no {anchor!r}); "
-                              f"load it with load_{other}_dit, or give the {half} half / the full checkpoint")
+                              f"load it with the {other} DiT loader (load_{other}_dit), or give the "
+                              f"{half} half / the full checkpoint")
     raise CheckpointError(f"{source.path} is not a UniAVGen DiT checkpoint: expected keys such as "
                           f"{anchor!r}, found {_listing(source.tensors)}. VAE, umT5 and vocoder files go to "
                           "their own loaders")

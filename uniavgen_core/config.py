@@ -172,3 +172,19 @@ def infer_audio_config(shapes: Mapping[str, Sequence[int]], num_heads: int | Non
         video_dim=_shape(shapes, "v2a_blocks.0.k.weight")[1],
         interaction_layers=_interaction(shapes, "v2a_blocks.", num_layers),
     )
+
+
+def check_pair(video: VideoDiTConfig, audio: AudioDiTConfig) -> None:
+    """Raise ConfigError when the two halves cannot run together (different checkpoints)."""
+    problems = []
+    if video.audio_dim != audio.dim:
+        problems.append(f"the video DiT's A2V blocks read audio width {video.audio_dim}, the audio DiT has "
+                        f"width {audio.dim}")
+    if audio.video_dim != video.dim:
+        problems.append(f"the audio DiT's V2A blocks read video width {audio.video_dim}, the video DiT has "
+                        f"width {video.dim}")
+    if video.num_layers != audio.num_layers or video.interaction_layers != audio.interaction_layers:
+        problems.append(f"layers {video.num_layers} vs {audio.num_layers}, interaction layers "
+                        f"{video.interaction_layers} vs {audio.interaction_layers}")
+    if problems:
+        raise ConfigError("; ".join(problems))

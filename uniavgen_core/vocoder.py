@@ -106,7 +106,9 @@ class BigVGANVocoder(Vocoder):
         if settings.mel_dim != mel_config.n_mels or settings.hop_length != mel_config.hop_length:
             raise VocoderLoadError(
                 f"BigVGAN config (mel_dim {settings.mel_dim}, hop {settings.hop_length}) does not fit the "
-                f"mel config ({mel_config.n_mels} bins, hop {mel_config.hop_length})")
+                f"mel config ({mel_config.n_mels} bins, hop {mel_config.hop_length}) of UniAVGen's audio "
+                "DiT: it decodes another model's mels. Use the BigVGAN released with UniAVGen "
+                "(code2wav_bigvgan_model)")
         super().__init__(model, mel_config)
         self.settings = settings
 
