@@ -53,8 +53,9 @@ def toy_task_inputs(task: Task, seed: int = 0, **overrides) -> TaskInputs:
         neg_speech_ids=torch.tensor([0] + [-1] * 9), neg_speech_len=10,
         t5_context=randn(6, 4096), t5_negative=randn(1, 4096),
         ref_latent=randn(1, LATENT_CHANNELS, 1, LAT_H, LAT_W),
-        cond_latent=randn(1, LATENT_CHANNELS, FRAMES, LAT_H, LAT_W) if task is Task.V2A else None,
-        ref_mel=randn(REF_MEL_FRAMES, MEL_BINS) if task is Task.RAVG else None,
+        cond_latent=(randn(1, LATENT_CHANNELS, FRAMES, LAT_H, LAT_W) if task is Task.V2A else
+                     randn(1, LATENT_CHANNELS, 1, LAT_H, LAT_W) if task is Task.CONTINUE else None),
+        ref_mel=randn(REF_MEL_FRAMES, MEL_BINS) if task in (Task.RAVG, Task.CONTINUE) else None,
         cond_mel=randn(COND_MEL_FRAMES, MEL_BINS) if task is Task.A2V else None,
         latent_frames=FRAMES,
     )

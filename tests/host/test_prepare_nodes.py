@@ -67,7 +67,7 @@ def test_condition_video_too_short_or_bad_length(vae):
             length=FRAMES,
             short_side=64,
         )
-    with pytest.raises(ValueError, match="length 18 is not 4k\\+1"):
+    with pytest.raises(ValueError, match="'length' 18 is not 4k\\+1"):
         run(
             "UniAVGenConditionVideo",
             images=face_image(frames=20),

@@ -56,7 +56,7 @@ def test_continuation_needs_a_prefix_and_a_voice():
     with pytest.raises(TaskInputError, match=f"continuation takes 1 to {FRAMES - 1} frames"):
         toy_task_inputs(Task.CONTINUE, cond_latent=torch.zeros(1, 48, FRAMES, LAT_H, LAT_W), ref_mel=voice)
     with pytest.raises(TaskInputError, match="needs ref_mel"):
-        toy_task_inputs(Task.CONTINUE, cond_latent=torch.zeros(1, 48, 1, LAT_H, LAT_W))
+        toy_task_inputs(Task.CONTINUE, cond_latent=torch.zeros(1, 48, 1, LAT_H, LAT_W), ref_mel=None)
     inputs = toy_task_inputs(Task.CONTINUE, cond_latent=torch.ones(1, 48, 1, LAT_H, LAT_W), ref_mel=voice)
     assert inputs.video_cond == 1 and inputs.spec.cond_flags.no_v2a
     video, _ = inputs.write_back(torch.zeros(1, 48, FRAMES, LAT_H, LAT_W),

@@ -12,7 +12,9 @@ from uniavgen_core.tasks import TASK_SPECS, Task, TaskInputError, TaskInputs
 
 
 def test_task_ids_are_official():
-    assert [(t.name, int(t)) for t in Task] == [("AVG", 0), ("RAVG", 1), ("A2V", 2), ("V2A", 3)]
+    # 0-3 as released; 4 is the pack's continuation (long clips), not an official task id
+    assert [(t.name, int(t)) for t in Task] == [("AVG", 0), ("RAVG", 1), ("A2V", 2), ("V2A", 3),
+                                                ("CONTINUE", 4)]
 
 
 @pytest.mark.parametrize("task, video_cond, audio_cond", [
@@ -34,7 +36,7 @@ def test_flag_table():
     none, no_v2a, no_a2v = PassFlags(), PassFlags(no_v2a=True), PassFlags(no_a2v=True)
     table = {task: (spec.cond_flags, spec.null_flags) for task, spec in TASK_SPECS.items()}
     assert table == {Task.AVG: (none, none), Task.RAVG: (no_v2a, none), Task.A2V: (no_v2a, no_v2a),
-                     Task.V2A: (no_a2v, no_a2v)}
+                     Task.V2A: (no_a2v, no_a2v), Task.CONTINUE: (no_v2a, none)}
     assert TASK_SPECS[Task.V2A].null_pass_flags(zero_con=True, skip_layer=11) == \
         PassFlags(zero_con=True, no_a2v=True, skip_layer=11)
 
