@@ -29,7 +29,8 @@ DIT_MODEL = _model(DIT, f"{HF}/MCG-NJU/UniAVGen/resolve/main/diffusion_pytorch_m
 WAN_FILES = f"{HF}/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files"
 UMT5_MODEL = _model(UMT5, f"{WAN_FILES}/text_encoders/{UMT5}", "text_encoders")
 VAE_MODEL = _model(VAE, f"{WAN_FILES}/vae/{VAE}", "vae")
-VOCODER_MODEL = _model(f"{VOCODER}/config.json",
+# named as the widget value, so the editor's missing-models check can match it
+VOCODER_MODEL = _model(VOCODER,
                        f"{HF}/MCG-NJU/UniAVGen/resolve/main/code2wav_bigvgan_model/config.json",
                        "diffusion_models")
 
