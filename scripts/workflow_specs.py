@@ -137,7 +137,11 @@ def v2a() -> tuple[list[Node], list[dict]]:
 
 def longform() -> tuple[list[Node], list[dict]]:
     keep = {1, 2, 3, 4, 7, 8, 12}  # loaders and captions of the shared graph
-    nodes = [n for n in _shared("longform", {}) if n.id in keep] + _reference_image() + [
+    shared = [n for n in _shared("longform", {}) if n.id in keep]
+    for node in shared:
+        if node.id == 12:  # the vocoder loader moves out from under the long-form node
+            node.pos = (360, 780)
+    nodes = shared + _reference_image() + [
         Node(21, "UniAVGenLongForm", (800, 0), {"text": LONG_TEXT, "language": "en"},
              {"video_dit": (7, 0), "audio_dit": (8, 0), "vocoder": (12, 0), "vae": (4, 0), "positive": (2, 0),
               "negative": (3, 0), "reference_image": (6, 0)}, size=(380, 620)),
