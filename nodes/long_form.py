@@ -19,6 +19,7 @@ from ..uniavgen_core.text import SpeechTextEncoder
 from ..uniavgen_core.waveform import SAMPLE_RATE, prepare_speech
 from .attention import install_attention
 from .io_types import AudioDiT, Mel, VideoDiT, Vocoder
+from .patching import load_exclusively
 from .payloads import MelClip, SpeechRequest
 from .sampler import UniAVGenSampler
 from .task_inputs import build_task_inputs
@@ -108,7 +109,7 @@ class LongForm(io.ComfyNode):
         pbar = comfy.utils.ProgressBar(len(windows) * steps)
         frames_out, audio_out, inputs = [], [], None
         for n, words in enumerate(windows):
-            mm.load_models_gpu([video_dit, audio_dit])
+            load_exclusively([video_dit, audio_dit])
             device = video_dit.load_device
             if n == 0:
                 task = Task.RAVG if reference_voice is not None else Task.AVG

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import comfy.latent_formats
-import comfy.model_management as mm
 from comfy_api.latest import io
 
 from ..uniavgen_core.config import ConfigError, check_pair
@@ -12,6 +11,7 @@ from ..uniavgen_core.sampler import SamplerError, SamplerSettings, sample
 from ..uniavgen_core.text import SpeechTextEncoder
 from .attention import install_attention
 from .io_types import AudioDiT, Mel, Speech, VideoDiT
+from .patching import load_exclusively
 from .payloads import MelClip, MelRole
 from .progress import step_callback
 from .task_inputs import NODE, TASK_TABLE, build_task_inputs, choose_task
@@ -105,7 +105,7 @@ class UniAVGenSampler(io.ComfyNode):
             raise ValueError(f"{NODE}: 'video_dit' and 'audio_dit' do not fit together ({err}): they come "
                              "from different checkpoints. Give both loaders the same 'dit_name'.") from err
         task = choose_task(reference_voice, condition_audio, condition_video)
-        mm.load_models_gpu([video_dit, audio_dit])
+        load_exclusively([video_dit, audio_dit])
         device = video_dit.load_device
         encoder = SpeechTextEncoder(audio_dit.model.vocabulary)
         inputs = build_task_inputs(task=task, speech=speech, encoder=encoder, positive=positive,

@@ -135,3 +135,22 @@ def test_zeroed_negative_caption_is_accepted(parts):  # noqa: F811
     video_latent, mel = run("UniAVGenSampler", reference_image=reference(parts),
                             **{**sampler_inputs(parts, steps=2), "negative": zeroed})
     assert torch.isfinite(video_latent["samples"]).all() and torch.isfinite(mel.mel).all()
+
+
+def test_text_encoder_and_vae_are_not_resident_while_sampling(parts):  # noqa: F811
+    import comfy.model_management as mm
+    import comfy.utils
+
+    ref = reference(parts)  # uses the VAE: it is loaded now
+    assert any(loaded.model is parts["vae"].patcher for loaded in mm.current_loaded_models)
+    resident: list[set[str]] = []
+
+    def hook(value, total, preview, node_id=None):
+        resident.append({type(loaded.model.model).__name__ for loaded in mm.current_loaded_models})
+
+    comfy.utils.set_progress_bar_global_hook(hook)
+    try:
+        run("UniAVGenSampler", reference_image=ref, **sampler_inputs(parts, steps=2))
+    finally:
+        comfy.utils.set_progress_bar_global_hook(None)
+    assert resident and all(names == {"VideoDiT", "AudioDiT"} for names in resident), resident
