@@ -50,4 +50,4 @@ def load_exclusively(patchers: list) -> None:
     mm.load_models_gpu(patchers)
     keep = [loaded for loaded in mm.current_loaded_models if any(loaded.model is p for p in patchers)]
     for device in {loaded.device for loaded in keep}:
-        del device
+        mm.free_memory(float("inf"), device, keep_loaded=keep)
