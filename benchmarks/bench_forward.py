@@ -24,7 +24,8 @@ from uniavgen_core.checkpoint import load_uniavgen  # noqa: E402
 from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig  # noqa: E402
 from uniavgen_core.model import AudioDiT, JointInputs, PassFlags, VideoDiT, joint_forward  # noqa: E402
 
-FLAGS = {"plain": PassFlags(), "zero_con": PassFlags(zero_con=True), "slg": PassFlags(skip_layer=11)}
+FLAGS = {"plain": PassFlags(), "zero_con": PassFlags(zero_con=True), "slg": PassFlags(skip_layer=11),
+         "zero_con_slg": PassFlags(zero_con=True, skip_layer=11)}
 
 
 def random_models(args: argparse.Namespace) -> tuple[VideoDiT, AudioDiT]:

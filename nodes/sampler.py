@@ -67,6 +67,11 @@ class UniAVGenSampler(io.ComfyNode):
                 io.Boolean.Input("batched_cfg", default=True,
                                  tooltip="Run the conditional and unconditional passes as one batch of 2 "
                                          "(faster, more memory; same result)."),
+                io.Float.Input("step_cache", default=0.0, min=0.0, max=1.0, step=0.01, optional=True,
+                               tooltip="Step caching (not in the release): skip the model on steps where "
+                                       "the latents barely moved, reusing its last output. 0 = off "
+                                       "(exact). On the tiny test model 0.1 skipped 3 of 20 steps for "
+                                       "~2.5 % latent error; 0.2 skipped 8 for ~11 %."),
             ],
             outputs=[
                 io.Latent.Output(display_name="video_latent"),
@@ -87,7 +92,8 @@ class UniAVGenSampler(io.ComfyNode):
     @classmethod
     def execute(cls, video_dit, audio_dit, positive, negative, speech, length: int, seed: int,
                 steps: int, shift: float, video_cfg: float, audio_cfg: float, macfg_fraction: float,
-                slg_layer: int, batched_cfg: bool, reference_image: dict | None = None,
+                slg_layer: int, batched_cfg: bool, step_cache: float = 0.0,
+                reference_image: dict | None = None,
                 reference_voice: MelClip | None = None, condition_audio: MelClip | None = None,
                 condition_video: dict | None = None) -> io.NodeOutput:
         problems = _setting_problems(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
@@ -115,7 +121,7 @@ class UniAVGenSampler(io.ComfyNode):
         try:
             settings = SamplerSettings(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
                                        macfg_fraction=macfg_fraction, slg_layer=slg_layer, seed=seed,
-                                       batched_cfg=batched_cfg)
+                                       batched_cfg=batched_cfg, cache_threshold=step_cache)
         except SamplerError as err:
             raise ValueError(f"{NODE}: {err}") from err
         install_attention(video_dit.model, audio_dit.model, device)

@@ -42,6 +42,9 @@ class SamplerSettings:
     slg_layer: int = 11           # skip-layer guidance: layer skipped in the null pass; <= 0 disables
     seed: int = 2025
     batched_cfg: bool = False     # run cond + null as one batch-2 forward (same results, more memory)
+    # Step caching (not in the release; 0 = off): reuse the last guided velocities while the latents
+    # have moved less than this relative L1 distance since those were computed.
+    cache_threshold: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
@@ -57,6 +60,9 @@ class SamplerSettings:
         if isinstance(self.slg_layer, bool) or not isinstance(self.slg_layer, int):
             raise SamplerError(f"slg_layer must be an integer layer index (<= 0 disables), "
                                f"got {self.slg_layer!r}")
+        if not (math.isfinite(self.cache_threshold) and self.cache_threshold >= 0):
+            raise SamplerError(f"cache_threshold must be a finite number >= 0 (0 = off), got "
+                               f"{self.cache_threshold!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**64:
             raise SamplerError(f"seed must be an integer in [0, 2**64), got {self.seed!r}")
 
@@ -139,26 +145,46 @@ def sample(video_dit, audio_dit, inputs: TaskInputs, settings: SamplerSettings, 
                 settings.audio_cfg, settings.macfg_steps, settings.skip_layer,
                 "batched" if batch is not None else "sequential")
 
+    cache: tuple[Tensor, Tensor, Tensor, Tensor] | None = None   # velocities and the latents they saw
     for i in range(settings.steps):
-        flags = (spec.cond_flags, spec.null_pass_flags(zero_con=i < settings.macfg_steps,
-                                                       skip_layer=settings.skip_layer))
-        t = timesteps[i:i + 1]
-        if batch is not None:
-            out_v, out_a = forward(video_dit, audio_dit, torch.cat([video, video]), torch.cat([audio, audio]),
-                                   t.repeat(2), batch, list(flags))
-            (cond_v, null_v), (cond_a, null_a) = out_v.float().chunk(2), out_a.float().chunk(2)
+        if _reuse(cache, video, audio, i, settings):
+            vel_v, vel_a = cache[0], cache[1]
         else:
-            cond_v, cond_a = _call(forward, video_dit, audio_dit, video, audio, t, passes[0], flags[0])
-            null_v, null_a = _call(forward, video_dit, audio_dit, video, audio, t, passes[1], flags[1])
+            flags = (spec.cond_flags, spec.null_pass_flags(zero_con=i < settings.macfg_steps,
+                                                           skip_layer=settings.skip_layer))
+            t = timesteps[i:i + 1]
+            if batch is not None:
+                out_v, out_a = forward(video_dit, audio_dit, torch.cat([video, video]),
+                                       torch.cat([audio, audio]), t.repeat(2), batch, list(flags))
+                (cond_v, null_v), (cond_a, null_a) = out_v.float().chunk(2), out_a.float().chunk(2)
+            else:
+                cond_v, cond_a = _call(forward, video_dit, audio_dit, video, audio, t, passes[0], flags[0])
+                null_v, null_a = _call(forward, video_dit, audio_dit, video, audio, t, passes[1], flags[1])
+            # [:, :, 1:] drops the reference frame
+            vel_v = guide(cond_v, null_v, settings.video_cfg)[:, :, 1:]
+            vel_a = guide(cond_a, null_a, settings.audio_cfg)
+            if settings.cache_threshold > 0:
+                cache = (vel_v, vel_a, video, audio)
         dt = (timesteps[i] - timesteps[i + 1]) / 1000
-        # Euler from sigma 1 to 0 on the velocity noise - x0; [:, :, 1:] drops the reference frame.
-        video = video - guide(cond_v, null_v, settings.video_cfg)[:, :, 1:] * dt
-        audio = audio - guide(cond_a, null_a, settings.audio_cfg) * dt
+        # Euler from sigma 1 to 0 on the velocity noise - x0
+        video = video - vel_v * dt
+        audio = audio - vel_a * dt
         if callback is not None:
             callback(i + 1, settings.steps, video, audio)
 
     decode_video, decode_audio = inputs.write_back(video, audio)
     return SampleResult(video, audio, decode_video, decode_audio)
+
+
+def _reuse(cache: tuple[Tensor, ...] | None, video: Tensor, audio: Tensor, i: int,
+           settings: SamplerSettings) -> bool:
+    """Step caching: skip the model while the latents stay close to those it last saw. The first
+    and last steps and the step where MA-CFG ends always run the model."""
+    if cache is None or i in (settings.steps - 1, settings.macfg_steps):
+        return False
+    change = sum(float((x - seen).abs().mean() / seen.abs().mean().clamp_min(1e-12))
+                 for x, seen in ((video, cache[2]), (audio, cache[3])))
+    return change < settings.cache_threshold
 
 
 def _call(forward: Forward, video_dit, audio_dit, video: Tensor, audio: Tensor, t: Tensor,
