@@ -9,7 +9,7 @@ hw tokens per frame, T_a target mel frames, T_r reference mel frames, M mel bins
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -46,6 +46,24 @@ class _Pass:
     v2a: list[bool]
     a2v_gate: Tensor | None     # [b, 1, 1] 0/1 when the samples differ, None when all are on
     v2a_gate: Tensor | None
+    _views: dict[tuple[int, int], _Pass] = field(default_factory=dict)
+
+    def rows(self, r: slice) -> _Pass:
+        """The same pass for batch rows r only (built once per forward and span)."""
+        if r.start == 0 and r.stop == len(self.a2v):
+            return self
+        view = self._views.get((r.start, r.stop))
+        if view is None:
+            a2v, v2a = self.a2v[r], self.v2a[r]
+            view = self._views[(r.start, r.stop)] = _Pass(
+                grid=self.grid, ref_len=self.ref_len, target_len=self.target_len,
+                video_cond=self.video_cond, audio_cond=self.audio_cond,
+                time_v=self.time_v.rows(r), time_a=self.time_a.rows(r), time_mask=self.time_mask.rows(r),
+                ctx_v=self.ctx_v[r], ctx_a=self.ctx_a[r],
+                text_lens=None if self.text_lens is None else self.text_lens[r],
+                rope_v=self.rope_v, rope_a=self.rope_a, rope_text=self.rope_text, a2v=a2v, v2a=v2a,
+                a2v_gate=_gate(a2v, self.ctx_v), v2a_gate=_gate(v2a, self.ctx_a))
+        return view
 
     @property
     def hw(self) -> int:
@@ -62,6 +80,24 @@ class _Pass:
     @property
     def run_v2a(self) -> bool:
         return any(self.v2a) and self.audio_cond < self.target_len
+
+
+def _span(active: Sequence[bool]) -> slice:
+    """The smallest run of batch rows holding every active sample (empty when none is).
+
+    Work is done on this run only, so a batched CFG pass whose null sample drops the cross-modal
+    blocks (MA-CFG) or skips a layer (SLG) does not compute them just to throw them away; slices
+    keep it free of index tensors and host syncs.
+    """
+    rows = [i for i, on in enumerate(active) if on]
+    return slice(rows[0], rows[-1] + 1) if rows else slice(0, 0)
+
+
+def _put(full: Tensor, part: Tensor, r: slice) -> Tensor:
+    """`full` with batch rows r replaced by `part`."""
+    if r.start == 0 and r.stop == full.shape[0]:
+        return part
+    return torch.cat([full[:r.start], part, full[r.stop:]])
 
 
 def _gate(active: list[bool], like: Tensor) -> Tensor | None:
@@ -127,6 +163,13 @@ def _fuse(vdit: VideoDiT, adit: AudioDiT, j: int, x_v: Tensor, x_a: Tensor,
     """
     if not (p.run_a2v or p.run_v2a):
         return x_v, x_a
+    r = _span([a or v for a, v in zip(p.a2v, p.v2a, strict=True)])
+    new_v, new_a = _fuse_rows(vdit, adit, j, x_v[r], x_a[r], p.rows(r))
+    return _put(x_v, new_v, r), _put(x_a, new_a, r)
+
+
+def _fuse_rows(vdit: VideoDiT, adit: AudioDiT, j: int, x_v: Tensor, x_a: Tensor,
+               p: _Pass) -> tuple[Tensor, Tensor]:
     device = x_v.device
     a2v = vdit.a2v_blocks[j]
     vq, sa = x_v[:, p.hw:], x_a[:, p.ref_len:]
@@ -170,16 +213,18 @@ def joint_forward(video_dit: VideoDiT, audio_dit: AudioDiT, video: Tensor, audio
     x_v, x_a, p = _prepare(video_dit, audio_dit, video, audio, t, inputs, flags)
     for idx, (block_v, block_a) in enumerate(zip(video_dit.blocks, audio_dit.audio_blocks, strict=True)):
         skip = [f.skips(idx) for f in flags]
-        if all(skip):
+        r = _span([not s for s in skip])   # skip-layer guidance: skipped samples keep their state
+        if r.start == r.stop:
             continue
-        new_a = block_a(x_a, p.time_a, audio_dit.attention, p.rope_a, p.ctx_a, p.rope_text, p.text_lens)
-        new_v = block_v(x_v, p.time_v, video_dit.attention, p.rope_v, p.ctx_v)
+        q, old_v, old_a = p.rows(r), x_v[r], x_a[r]
+        new_a = block_a(old_a, q.time_a, audio_dit.attention, q.rope_a, q.ctx_a, q.rope_text, q.text_lens)
+        new_v = block_v(old_v, q.time_v, video_dit.attention, q.rope_v, q.ctx_v)
         if idx in fusion:
-            new_v, new_a = _fuse(video_dit, audio_dit, fusion[idx], new_v, new_a, p)
-        if any(skip):  # skip-layer guidance for some samples only: keep their previous state
-            keep = to_device(torch.tensor(skip), x_v.device)[:, None, None]
-            new_v, new_a = torch.where(keep, x_v, new_v), torch.where(keep, x_a, new_a)
-        x_v, x_a = new_v, new_a
+            new_v, new_a = _fuse(video_dit, audio_dit, fusion[idx], new_v, new_a, q)
+        if any(skip[r]):  # a skipped sample between computed ones
+            keep = to_device(torch.tensor(skip[r]), x_v.device)[:, None, None]
+            new_v, new_a = torch.where(keep, old_v, new_v), torch.where(keep, old_a, new_a)
+        x_v, x_a = _put(x_v, new_v, r), _put(x_a, new_a, r)
     out_v = video_dit.head(x_v, p.time_v.e, p.time_v.lengths)
     out_v = video_dit.unpatchify(out_v, p.grid)
     target = x_a[:, p.ref_len: p.ref_len + p.target_len]

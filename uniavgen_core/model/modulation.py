@@ -34,6 +34,12 @@ class TokenTime:
                 lengths.append(length - cut)
         return TokenTime(self.e[:, first:], self.e0[:, first:], tuple(lengths))
 
+    def rows(self, r: slice) -> TokenTime:
+        """The conditioning of batch rows r (unchanged when the whole batch shares one row)."""
+        if self.e.shape[0] == 1:
+            return self
+        return TokenTime(self.e[r], self.e0[r], self.lengths)
+
 
 def by_segment(lengths: Sequence[int], fn: Callable[..., Tensor], tokens: Sequence[Tensor],
                params: Sequence[Tensor]) -> Tensor:
