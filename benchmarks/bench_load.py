@@ -2,7 +2,8 @@
 
 Run it in a fresh process per measurement:
     python benchmarks/bench_load.py [CHECKPOINT] [--dtype bf16]       (default: the golden checkpoint)
-    python benchmarks/bench_load.py --make-synthetic DIR --dim 512 --heads 4 --audio-dim 256 --audio-heads 2
+    python benchmarks/bench_load.py --make-synthetic DIR [--single-file] --dim 512 --heads 4 \
+        --audio-dim 256 --audio-heads 2
 The peak is the resident-set high-water mark of the load alone (reset just before it), compared
 with the bytes of the checkpoint files.
 """
@@ -24,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 from uniavgen_core.checkpoint import load_uniavgen, open_checkpoint  # noqa: E402
 from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig  # noqa: E402
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16,
+          "fp8_e4m3fn": torch.float8_e4m3fn}
 
 
 def _status_kb(field: str) -> int | None:
@@ -66,8 +68,13 @@ def measure(path: Path, dtype: torch.dtype | None) -> dict:
     }
 
 
+def _heads(args: argparse.Namespace) -> dict:
+    return {"dim": args.dim, "num_heads": args.heads, "audio_dim": args.audio_dim,
+            "audio_num_heads": args.audio_heads}
+
+
 def make_synthetic(folder: Path, args: argparse.Namespace) -> dict:
-    """A random checkpoint in the official sharded layout (3 shards + config.json)."""
+    """A random checkpoint: the official sharded layout (3 shards + index + config.json), or one file."""
     from safetensors.torch import save_file
 
     from uniavgen_core.model import AudioDiT, VideoDiT
@@ -80,6 +87,10 @@ def make_synthetic(folder: Path, args: argparse.Namespace) -> dict:
     models = (VideoDiT(vc, operations=no_init_ops), AudioDiT(ac, operations=no_init_ops))
     state = {k: v.detach().normal_(0, 0.02).contiguous() for m in models for k, v in m.state_dict().items()}
     folder.mkdir(parents=True, exist_ok=True)
+    if args.single_file:
+        path = folder / "uniavgen_synthetic.safetensors"
+        save_file(state, str(path), metadata={"config": json.dumps(_heads(args))})
+        return {"written": str(path), "bytes": sum(v.numel() * v.element_size() for v in state.values())}
     keys, weight_map = sorted(state), {}
     for i in range(3):
         name = f"diffusion_pytorch_model-{i + 1:05d}-of-00003.safetensors"
@@ -87,9 +98,7 @@ def make_synthetic(folder: Path, args: argparse.Namespace) -> dict:
         weight_map.update(dict.fromkeys(keys[i::3], name))
     index = folder / "diffusion_pytorch_model.safetensors.index.json"
     index.write_text(json.dumps({"weight_map": weight_map}))
-    heads = {"dim": args.dim, "num_heads": args.heads, "audio_dim": args.audio_dim,
-             "audio_num_heads": args.audio_heads}
-    (folder / "config.json").write_text(json.dumps(heads))
+    (folder / "config.json").write_text(json.dumps(_heads(args)))
     return {"written": str(folder), "bytes": sum(v.numel() * v.element_size() for v in state.values())}
 
 
@@ -100,6 +109,7 @@ def main() -> None:
                         default=ROOT.parent / "shared" / "golden" / "checkpoint")
     parser.add_argument("--dtype", choices=sorted(DTYPES))
     parser.add_argument("--make-synthetic", type=Path, metavar="DIR")
+    parser.add_argument("--single-file", action="store_true", help="with --make-synthetic: one .safetensors")
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--audio-dim", type=int, default=256)

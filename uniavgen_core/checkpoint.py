@@ -23,7 +23,8 @@ from .config import ConfigError, infer_audio_config, infer_video_config
 from .model.audio import AudioDiT
 from .model.ops import no_init_ops
 from .model.video import VideoDiT, resolve_compute_dtype
-from .safetensors_io import PICKLE_HINT, CheckpointError, TensorInfo, read_header, read_tensor
+from .safetensors_io import (STAGING_BYTES, PICKLE_HINT, CheckpointError, TensorInfo, read_header,
+                             read_tensor)
 
 __all__ = ["CheckpointError", "is_audio_key", "load_audio_dit", "load_uniavgen", "load_video_dit",
            "open_checkpoint", "plan_half", "storage_dtype"]
@@ -194,18 +195,15 @@ def _verify(source: CheckpointSource, half: str, model: nn.Module, keys: list[st
 
 def _read_state_dict(keys: list[str], source: CheckpointSource, dtype: torch.dtype | None,
                      device: torch.device) -> dict[str, torch.Tensor]:
-    """Read the keys file by file in offset order; each tensor is cast/moved as soon as it is read."""
+    """Read the keys file by file in offset order; each tensor is cast while read, then moved."""
     by_file: dict[Path, list[str]] = {}
     for k in keys:
         by_file.setdefault(source.tensors[k].path, []).append(k)
-    state = {}
+    state, staging = {}, torch.empty(STAGING_BYTES if dtype is not None else 0, dtype=torch.uint8)
     for path, names in by_file.items():
         with open(path, "rb") as f:
             for k in sorted(names, key=lambda n: source.tensors[n].start):
-                t = read_tensor(f, source.tensors[k])
-                if dtype is not None and t.is_floating_point():
-                    t = t.to(dtype)
-                state[k] = t.to(device)
+                state[k] = read_tensor(f, source.tensors[k], dtype, staging).to(device)
     return state
 
 

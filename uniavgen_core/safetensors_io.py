@@ -90,18 +90,43 @@ def _entry(path: Path, name: str, entry: object, data_start: int, data_size: int
     return TensorInfo(path, dtype, shape, data_start + begin, expected)
 
 
-def read_tensor(f: BinaryIO, info: TensorInfo) -> torch.Tensor:
-    """One tensor read into its own storage (stored dtype, CPU)."""
+STAGING_BYTES = 16 << 20
+
+
+def read_tensor(f: BinaryIO, info: TensorInfo, dtype: torch.dtype | None = None,
+                staging: torch.Tensor | None = None) -> torch.Tensor:
+    """One tensor read into its own storage (CPU), in its stored dtype or cast to `dtype`.
+
+    A cast reads through a small staging buffer, chunk by chunk, into the final tensor: the stored
+    copy never exists whole, so loading fp32 files as bf16 peaks at the bf16 weights plus one chunk
+    (freed full-size fp32 buffers would otherwise linger in the allocator's heap). Pass the same
+    `staging` (uint8, e.g. STAGING_BYTES long) for all tensors of a load to reuse one buffer.
+    """
     if sys.byteorder != "little":
         raise CheckpointError("safetensors data is little-endian; this host is big-endian")
-    buf = torch.empty(info.nbytes, dtype=torch.uint8)
-    view = memoryview(buf.numpy())
     f.seek(info.start)
+    if dtype is None or dtype == info.dtype or not info.dtype.is_floating_point:
+        buf = torch.empty(info.nbytes, dtype=torch.uint8)
+        _read_into(f, memoryview(buf.numpy()), info, 0)
+        return buf.view(info.dtype).reshape(info.shape)
+    out = torch.empty(info.shape, dtype=dtype)
+    flat, item = out.view(-1), info.dtype.itemsize
+    if staging is None:
+        staging = torch.empty(min(STAGING_BYTES, info.nbytes), dtype=torch.uint8)
+    per_chunk = max(1, staging.numel() // item)
+    for first in range(0, flat.numel(), per_chunk):
+        n = min(per_chunk, flat.numel() - first)
+        _read_into(f, memoryview(staging.numpy())[: n * item], info, first * item)
+        flat[first:first + n].copy_(staging[: n * item].view(info.dtype))
+    return out
+
+
+def _read_into(f: BinaryIO, view: memoryview, info: TensorInfo, offset: int) -> None:
+    """Fill `view` from the file's current position (`offset` bytes into the tensor's data)."""
     done = 0
-    while done < info.nbytes:
+    while done < len(view):
         got = f.readinto(view[done:])
         if not got:
-            raise CheckpointError(f"{info.path} ended while reading a tensor at byte {info.start + done}; "
-                                  "re-download it")
+            raise CheckpointError(f"{info.path} ended while reading a tensor at byte "
+                                  f"{info.start + offset + done}; re-download it")
         done += got
-    return buf.view(info.dtype).reshape(info.shape)
