@@ -1,16 +1,23 @@
-"""Full-size UniAVGen on a GPU with random weights: s/step, peak VRAM, TFLOP/s; prints one JSON object.
+"""Full-size UniAVGen on a GPU, random weights, through ComfyUI's memory machinery; one JSON object.
 
-    python benchmarks/bench_gpu.py [--weights bf16|fp8_e4m3fn] [--steps 3] [--offload]
-736x1280, 81 frames (21 latent frames of 46x80), 506 mel frames, batched CFG. Without CUDA it
-prints {"skipped": ...} and exits 0. `--offload` keeps the audio DiT on the CPU between passes
-(a stand-in for ComfyUI's low-VRAM streaming, which the nodes use). The FLOP count is the matmul
-work of the attention and MLP layers (2 FLOPs per multiply-add), so TFLOP/s is a lower bound.
+    COMFYUI_DIR=/path/to/ComfyUI python benchmarks/bench_gpu.py [--steps 3] \\
+        [--weights bf16 fp8_e4m3fn] [--vram-gb 24] [--short-side 736]
+736x1280, 81 frames (21 latent frames of 46x80 + the reference frame), 506 mel frames, batched CFG
+with MA-CFG and SLG, as the sampler node runs it. Each weight dtype runs twice: fully loaded, and
+partially loaded by ComfyUI's low-VRAM mode (ModelPatcher.load with a weight budget of --vram-gb
+minus an activation reserve; the rest of the weights stream per layer). The layers come from
+comfy.ops.pick_operations as in the loader nodes, so fp8_e4m3fn weights are cast to bf16 per layer.
+Reported: s/step, peak VRAM, TFLOP/s (matmul work of attention and MLPs, 2 FLOPs per multiply-add,
+a lower bound) against the device's dense bf16 peak.
+Without CUDA it prints {"skipped": ...} and exits 0. `--smoke` runs the same code on the CPU at a
+tiny size: a check that the script works, not a measurement.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,7 +32,11 @@ from uniavgen_core.model import AudioDiT, VideoDiT  # noqa: E402
 from uniavgen_core.sampler import SamplerSettings, sample  # noqa: E402
 from uniavgen_core.tasks import Task, TaskInputs  # noqa: E402
 
-BF16_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "4090": 165.0}
+# dense bf16 tensor-core peaks (TFLOP/s) by device-name fragment; None when the name is unknown
+BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "4090": 165.0,
+                    "3090": 71.0}
+WEIGHTS = {"bf16": torch.bfloat16, "fp8_e4m3fn": torch.float8_e4m3fn}
+ACTIVATION_RESERVE_GB = 6.0   # kept free of weights in the low-VRAM run (activations, casts, CUDA context)
 
 
 def matmul_flops(video: VideoDiTConfig, audio: AudioDiTConfig, video_tokens: int, audio_tokens: int) -> float:
@@ -38,50 +49,142 @@ def matmul_flops(video: VideoDiTConfig, audio: AudioDiTConfig, video_tokens: int
         branch(audio.dim, audio.ffn_dim, audio_tokens, audio.num_layers)
 
 
+def boot_comfy(folder: str | None, cpu: bool):
+    """Import ComfyUI's model management from `folder` (CPU mode for --smoke)."""
+    if not folder or not (Path(folder) / "comfy").is_dir():
+        raise SystemExit(json.dumps({"error": f"ComfyUI not found at {folder!r}: pass --comfyui DIR or set "
+                                              "COMFYUI_DIR to a ComfyUI checkout"}))
+    sys.path.insert(0, str(Path(folder).resolve()))
+    from comfy.cli_args import args
+
+    args.cpu = cpu
+    import comfy.model_management
+    import comfy.model_patcher
+    import comfy.ops
+    return comfy
+
+
+def build(comfy, video_cfg, audio_cfg, weights: torch.dtype, compute: torch.dtype, device: torch.device):
+    """Random-weight DiTs as the loader nodes build them, parked on the CPU inside ModelPatchers."""
+    ops = comfy.ops.pick_operations(weights, compute, load_device=device)
+    patchers = []
+    for cls, cfg in ((VideoDiT, video_cfg), (AudioDiT, audio_cfg)):
+        torch.manual_seed(0)
+        model = cls(cfg, operations=ops, device=device, dtype=compute)   # random init is fast on the GPU
+        with torch.no_grad():
+            for p in model.parameters():
+                p.normal_(0.0, 0.02)
+        model = model.to(weights).to("cpu").eval().requires_grad_(False)
+        model.compute_dtype = compute
+        patchers.append(comfy.model_patcher.ModelPatcher(model, load_device=device,
+                                                        offload_device=torch.device("cpu")))
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return patchers
+
+
+def load(patchers, device: torch.device, budget: int | None) -> list[dict]:
+    """Full load, or a partial one sharing `budget` bytes of weights between the DiTs by size."""
+    total = sum(p.model_size() for p in patchers)
+    out = []
+    for p in patchers:
+        if budget is None:
+            p.patch_model(device_to=device)
+        else:
+            p.patch_model(device_to=device, lowvram_model_memory=max(1, budget * p.model_size() // total))
+        out.append({"model_mb": round(p.model_size() / 1e6, 1), "loaded_mb": round(p.loaded_size() / 1e6, 1),
+                    "lowvram": bool(getattr(p.model, "model_lowvram", False))})
+    return out
+
+
+def task_inputs(frames: int, height: int, width: int, device: torch.device) -> TaskInputs:
+    g = torch.Generator().manual_seed(0)
+    return TaskInputs(task=Task.AVG, speech_ids=torch.randint(0, 2545, (60,), generator=g), speech_len=60,
+                      neg_speech_ids=torch.full((10,), -1), neg_speech_len=10,
+                      t5_context=torch.randn(60, 4096, generator=g), t5_negative=torch.zeros(0, 4096),
+                      ref_latent=torch.randn(1, 48, 1, height, width, generator=g).to(device),
+                      latent_frames=frames)
+
+
+def run(comfy, args, weights: str, offload: bool, device, video_cfg, audio_cfg, shape) -> dict:
+    compute = torch.bfloat16 if device.type == "cuda" else torch.float32
+    patchers = build(comfy, video_cfg, audio_cfg, WEIGHTS[weights], compute, device)
+    budget = int((args.vram_gb - ACTIVATION_RESERVE_GB) * 1e9) if offload else None
+    if args.smoke and offload:
+        budget = sum(p.model_size() for p in patchers) // 3
+    loaded = load(patchers, device, budget)
+    inputs = task_inputs(*shape, device)
+    settings = SamplerSettings(steps=args.steps, batched_cfg=True)
+    dits = patchers[0].model, patchers[1].model
+    sample(*dits, inputs, SamplerSettings(steps=1, batched_cfg=True))  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    result = sample(*dits, inputs, settings)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    per_step = (time.perf_counter() - started) / args.steps
+    vram = torch.cuda.max_memory_allocated() / 1e9 if device.type == "cuda" else None
+    tokens_v = (shape[0] + 1) * (shape[1] // 2) * (shape[2] // 2)
+    flops = 2 * matmul_flops(video_cfg, audio_cfg, tokens_v, inputs.mel_frames)   # cond + null pass
+    peak = _bf16_peak(device)
+    tflops = flops / per_step / 1e12
+    for p in patchers:
+        p.unpatch_model(device_to=torch.device("cpu"))
+    del patchers, dits
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return {"weights": weights, "offload": offload,
+            "weight_budget_gb": None if budget is None else round(budget / 1e9, 2), "dits": loaded,
+            "s_per_step": round(per_step, 3),
+            "peak_vram_gb": None if vram is None else round(vram, 2),
+            # what sampling needs beyond the resident weights (activations, per-layer casts/streams)
+            "peak_above_weights_gb": None if vram is None else round(
+                vram - sum(d["loaded_mb"] for d in loaded) / 1e3, 2),
+            "tflops": round(tflops, 2), "fraction_of_bf16_peak": round(tflops / peak, 3) if peak else None,
+            "finite": bool(torch.isfinite(result.video).all() and torch.isfinite(result.audio).all())}
+
+
+def _device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
+def _bf16_peak(device: torch.device) -> float | None:
+    name = _device_name(device)
+    return next((peak for fragment, peak in BF16_PEAK_TFLOPS.items() if fragment in name), None)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", choices=["bf16", "fp8_e4m3fn"], default="bf16")
+    p.add_argument("--weights", nargs="+", choices=sorted(WEIGHTS), default=["bf16", "fp8_e4m3fn"])
     p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--offload", action="store_true")
+    p.add_argument("--vram-gb", type=float, default=24.0, help="card size simulated by the low-VRAM run")
+    p.add_argument("--short-side", type=int, default=736, help="736 (official) -> 736x1280")
+    p.add_argument("--comfyui", default=os.environ.get("COMFYUI_DIR"))
+    p.add_argument("--smoke", action="store_true", help="tiny model on the CPU: checks the script only")
     args = p.parse_args()
-    if not torch.cuda.is_available():
-        print(json.dumps({"skipped": "no CUDA device here; run this on a GPU machine"}))
+    if not args.smoke and not torch.cuda.is_available():
+        print(json.dumps({"skipped": "no CUDA device here; run it on a GPU machine (or --smoke on the CPU)"}))
         return
-    device = torch.device("cuda")
-    video_cfg, audio_cfg = VideoDiTConfig.official(), AudioDiTConfig.official()
-    storage = torch.bfloat16 if args.weights == "bf16" else torch.float8_e4m3fn
-    video = VideoDiT(video_cfg, device=device, dtype=torch.bfloat16).eval().requires_grad_(False)
-    audio = AudioDiT(audio_cfg, device="cpu" if args.offload else device,
-                     dtype=torch.bfloat16).eval().requires_grad_(False)
-    if storage != torch.bfloat16:
-        video.to(storage)
-        audio.to(storage)
-    for model in (video, audio):
-        model.compute_dtype = torch.bfloat16
-    if args.offload:
-        audio.to(device)  # moved per run; the load time is part of the step time below
-    g = torch.Generator().manual_seed(0)
-    inputs = TaskInputs(task=Task.AVG, speech_ids=torch.randint(0, 2545, (60,), generator=g), speech_len=60,
-                        neg_speech_ids=torch.full((10,), -1), neg_speech_len=10,
-                        t5_context=torch.randn(60, 4096, generator=g), t5_negative=torch.randn(1, 4096),
-                        ref_latent=torch.randn(1, 48, 1, 46, 80, generator=g).to(device))
-    torch.cuda.reset_peak_memory_stats()
-    sample(video, audio, inputs, SamplerSettings(steps=1, batched_cfg=True))
-    torch.cuda.synchronize()
-    started = time.perf_counter()
-    sample(video, audio, inputs, SamplerSettings(steps=args.steps, batched_cfg=True))
-    torch.cuda.synchronize()
-    per_step = (time.perf_counter() - started) / args.steps
-    flops = 2 * matmul_flops(video_cfg, audio_cfg, 22 * 23 * 40, 506)  # cond + null pass
-    name = torch.cuda.get_device_name()
-    peak = next((v for k, v in BF16_PEAK_TFLOPS.items() if k in name), None)
-    tflops = flops / per_step / 1e12
-    vram = torch.cuda.max_memory_allocated() / 1e9
-    print(json.dumps({"device": name, "weights": args.weights, "offload": args.offload, "steps": args.steps,
-                      "s_per_step": round(per_step, 3), "peak_vram_gb": round(vram, 2),
-                      "tflops": round(tflops, 1), "bf16_peak_tflops": peak,
-                      "fraction_of_peak": round(tflops / peak, 3) if peak else None,
-                      "torch": torch.__version__}))
+    comfy = boot_comfy(args.comfyui, cpu=args.smoke)
+    if args.smoke:
+        device, shape = torch.device("cpu"), (3, 4, 6)
+        video_cfg = VideoDiTConfig(dim=64, ffn_dim=128, num_heads=2, num_layers=4, audio_dim=32,
+                                   interaction_layers=(0, 2))
+        audio_cfg = AudioDiTConfig(dim=32, ffn_dim=64, num_heads=2, num_layers=4, video_dim=64,
+                                   interaction_layers=(0, 2))
+    else:
+        device = torch.device("cuda")
+        long_side = round(args.short_side * 1280 / 736 / 32) * 32
+        shape = (21, args.short_side // 16, long_side // 16)   # VAE stride 16, 81 frames -> 21 latents
+        video_cfg, audio_cfg = VideoDiTConfig.official(), AudioDiTConfig.official()
+    runs = [run(comfy, args, w, offload, device, video_cfg, audio_cfg, shape)
+            for w in args.weights for offload in (False, True)]
+    print(json.dumps({"device": _device_name(device), "smoke": args.smoke, "latent": list(shape),
+                      "pixels": [4 * (shape[0] - 1) + 1, shape[1] * 16, shape[2] * 16], "steps": args.steps,
+                      "bf16_peak_tflops": _bf16_peak(device),
+                      "torch": torch.__version__, "runs": runs}))
 
 
 if __name__ == "__main__":
