@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from bench_forward import random_models  # noqa: E402
+from bench_load import _reset_peak, _status_kb  # noqa: E402
 from uniavgen_core.checkpoint import load_uniavgen  # noqa: E402
 from uniavgen_core.sampler import SamplerSettings, sample  # noqa: E402
 from uniavgen_core.tasks import Task, TaskInputs  # noqa: E402
@@ -64,15 +64,19 @@ def main() -> None:
               "layers": video_dit.config.num_layers, "latent": list(args.latent),
               "mel_frames": inputs.mel_frames,
               "steps": args.steps, "threads": torch.get_num_threads(), "torch": torch.__version__}
+    result["weights_mb"] = round(sum(p.numel() * p.element_size() for m in (video_dit, audio_dit)
+                                     for p in m.parameters()) / 2**20, 1)
+    result["rss_before_sampling_mb"] = round(_status_kb("VmRSS") / 1024, 1)
     for batched in (False, True):
+        mode = "batched" if batched else "sequential"
         settings = SamplerSettings(steps=args.steps, batched_cfg=batched)
+        _reset_peak()   # the high-water mark of this mode alone (Linux)
         sample(video_dit, audio_dit, inputs, SamplerSettings(steps=1, batched_cfg=batched))  # warm-up
         started = time.perf_counter()
         sample(video_dit, audio_dit, inputs, settings)
-        result["batched_s_per_step" if batched else "sequential_s_per_step"] = round(
-            (time.perf_counter() - started) / args.steps, 4)
+        result[f"{mode}_s_per_step"] = round((time.perf_counter() - started) / args.steps, 4)
+        result[f"{mode}_peak_rss_mb"] = round(_status_kb("VmHWM") / 1024, 1)
     result["speedup_batched"] = round(result["sequential_s_per_step"] / result["batched_s_per_step"], 3)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(result))
 
 
