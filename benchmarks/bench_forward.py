@@ -48,15 +48,20 @@ def inputs(frames: int, height: int, width: int, batch: int, vocab: int):
     return video, torch.randn(batch, mel, 80, generator=g), torch.full((batch,), 937.5), ji
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--golden", action="store_true", help="the golden tiny checkpoint at its golden geometry")
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """The random medium model and its latent geometry (shared with bench_sampler.py)."""
     p.add_argument("--dim", type=int, default=512)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--audio-dim", type=int, default=256)
     p.add_argument("--audio-heads", type=int, default=2)
     p.add_argument("--layers", type=int, default=30)
     p.add_argument("--latent", type=int, nargs=3, default=(21, 8, 8), metavar=("F", "H", "W"))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--golden", action="store_true", help="the golden tiny checkpoint at its golden geometry")
+    add_model_args(p)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--flags", choices=sorted(FLAGS), default="plain")
     p.add_argument("--threads", type=int, default=2)

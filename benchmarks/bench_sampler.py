@@ -21,7 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from bench_forward import random_models  # noqa: E402
+from bench_forward import add_model_args, random_models  # noqa: E402
 from bench_load import _reset_peak, _status_kb  # noqa: E402
 from uniavgen_core.checkpoint import load_uniavgen  # noqa: E402
 from uniavgen_core.sampler import SamplerSettings, sample  # noqa: E402
@@ -43,12 +43,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--golden", action="store_true",
                    help="the golden tiny checkpoint (5 latent frames of 4x6)")
-    p.add_argument("--dim", type=int, default=512)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--audio-dim", type=int, default=256)
-    p.add_argument("--audio-heads", type=int, default=2)
-    p.add_argument("--layers", type=int, default=30)
-    p.add_argument("--latent", type=int, nargs=3, default=(21, 8, 8), metavar=("F", "H", "W"))
+    add_model_args(p)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
