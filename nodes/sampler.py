@@ -9,6 +9,7 @@ from ..uniavgen_core.config import ConfigError, check_pair
 from ..uniavgen_core.geometry import VIDEO_FPS, pixel_frames
 from ..uniavgen_core.sampler import SamplerError, SamplerSettings, sample
 from ..uniavgen_core.text import SpeechTextEncoder
+from ..uniavgen_core.waveform import SAMPLE_RATE
 from .attention import install_attention
 from .io_types import AudioDiT, Mel, Speech, VideoDiT
 from .patching import load_exclusively
@@ -16,7 +17,6 @@ from .payloads import MelClip, MelRole
 from .progress import step_callback
 from .task_inputs import NODE, TASK_TABLE, build_task_inputs, choose_task
 
-AUDIO_RATE = 24000
 MAX_STEPS = 1000
 
 
@@ -128,7 +128,7 @@ class UniAVGenSampler(io.ComfyNode):
         result = sample(video_dit.model, audio_dit.model, inputs, settings,
                         callback=step_callback(steps, device))
         video = comfy.latent_formats.Wan22().process_out(result.decode_video.float()).cpu()
-        samples = pixel_frames(inputs.latent_frames) * AUDIO_RATE // VIDEO_FPS
+        samples = pixel_frames(inputs.latent_frames) * SAMPLE_RATE // VIDEO_FPS
         mel = MelClip(mel=result.decode_audio[0].float().cpu(), role=MelRole.GENERATED, num_samples=samples)
         return io.NodeOutput({"samples": video}, mel)
 

@@ -21,12 +21,12 @@ from dataclasses import replace
 
 import torch
 
+from .geometry import VIDEO_FPS
 from .speech_rate import WINDOW_SECONDS, estimate_speech_seconds
 from .tasks import Task, TaskInputs
 from .text import SpeechText
+from .waveform import SAMPLE_RATE
 
-VIDEO_FPS = 16
-SAMPLE_RATE = 24000
 OVERLAP_FRAMES = 1
 CROSSFADE_SECONDS = 0.01
 # Clause ends: the split falls after the mark and any spaces that follow it.

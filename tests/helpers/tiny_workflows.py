@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +34,17 @@ def copy_example_inputs(layout: HostLayout) -> None:
         shutil.copyfile(source, target / source.name)
     t = np.arange(int(0.8 * 24000)) / 24000
     samples = 0.4 * np.sin(2 * np.pi * 170 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
-    with wave.open(str(target / SHORT_SPEECH), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(24000)
-        f.writeframes((samples * 32767).astype("<i2").tobytes())
+    _example_writer().write_wav(target / SHORT_SPEECH, samples)
+
+
+def _example_writer():
+    """scripts/make_example_inputs.py, which writes the bundled inputs (one wav writer for both)."""
+    import sys
+
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))
+    import make_example_inputs
+
+    return make_example_inputs
 
 
 def twin(stem: str) -> dict:
