@@ -9,6 +9,7 @@ from .info import UniAVGenInfo
 from .loaders import LoadAudioDiT, LoadVideoDiT
 from .long_form import LongForm
 from .sampler import UniAVGenSampler
+from .saving import SaveVideo
 from .speech import SpeechText
 from .vocoder import LoadVocoder, VocoderDecode, register_vocoder_folder
 
@@ -29,5 +30,6 @@ class UniAVGenExtension(ComfyExtension):
             UniAVGenSampler,
             LongForm,
             VocoderDecode,
+            SaveVideo,
             UniAVGenInfo,
         ]
