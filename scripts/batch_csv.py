@@ -115,7 +115,7 @@ def build_prompt(row: dict, task: int, settings: dict, template: dict, uploaded:
     sampler.update({ours: settings[theirs] for theirs, ours in SETTINGS.items() if theirs in settings})
     for column, (node_class, name) in FILE_COLUMNS[task].items():
         by_class[node_class][0]["inputs"][name] = uploaded[column]
-    by_class["SaveVideo"][0]["inputs"]["filename_prefix"] = f"uniavgen_batch/{row['data_id']}"
+    by_class["UniAVGenSaveVideo"][0]["inputs"]["filename_prefix"] = f"uniavgen_batch/{row['data_id']}"
     return prompt
 
 

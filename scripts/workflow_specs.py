@@ -92,8 +92,8 @@ def _shared(task: str, sampler_links: dict[str, tuple[int, int]]) -> list[Node]:
         Node(12, "UniAVGenLoadVocoder", (800, 520), {"vocoder_name": VOCODER}, properties=VOCODER_MODEL),
         Node(13, "UniAVGenVocoderDecode", (1180, 160), {}, {"vocoder": (12, 0), "mel": (10, 1)}),
         Node(14, "CreateVideo", (1180, 320), {"fps": 16.0}, {"images": (11, 0), "audio": (13, 0)}),
-        Node(15, "SaveVideo", (1520, 0), {"filename_prefix": f"UniAVGen/{task}", "format": "auto",
-                                          "codec": "auto"}, {"video": (14, 0)}, size=(480, 420)),
+        Node(15, "UniAVGenSaveVideo", (1520, 0), {"filename_prefix": f"UniAVGen/{task}", "crf": 23},
+             {"video": (14, 0)}, size=(480, 420)),
     ]
 
 
@@ -146,8 +146,8 @@ def longform() -> tuple[list[Node], list[dict]]:
              {"video_dit": (7, 0), "audio_dit": (8, 0), "vocoder": (12, 0), "vae": (4, 0), "positive": (2, 0),
               "negative": (3, 0), "reference_image": (6, 0)}, size=(380, 620)),
         Node(14, "CreateVideo", (1220, 320), {"fps": 16.0}, {"images": (21, 0), "audio": (21, 1)}),
-        Node(15, "SaveVideo", (1520, 0), {"filename_prefix": "UniAVGen/longform", "format": "auto",
-                                          "codec": "auto"}, {"video": (14, 0)}, size=(480, 420)),
+        Node(15, "UniAVGenSaveVideo", (1520, 0), {"filename_prefix": "UniAVGen/longform", "crf": 23},
+             {"video": (14, 0)}, size=(480, 420)),
     ]
     return nodes, _note("longform")
 

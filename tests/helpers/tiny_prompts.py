@@ -29,7 +29,7 @@ def _node(class_type: str, **inputs) -> dict:
 def base_prompt(*, seed: int = 7, steps: int = STEPS, prefix: str = "uniavgen_tiny", text: str = TEXT,
                 reference_text: str = "", dit: str = DIT_FILE, audio_dit: str | None = None,
                 vocoder: str = VOCODER_NAME) -> dict:
-    """Loaders, captions, speech, sampler (no task inputs yet), decoders, CreateVideo -> SaveVideo."""
+    """Loaders, captions, speech, sampler (no task inputs yet), decoders, CreateVideo, the save node."""
     settings = {**SAMPLER_SETTINGS, "seed": seed, "steps": steps}
     return {
         "te": _node(TEXT_ENCODER_NODE),
@@ -45,7 +45,7 @@ def base_prompt(*, seed: int = 7, steps: int = STEPS, prefix: str = "uniavgen_ti
         "decode": _node("VAEDecode", samples=["sampler", 0], vae=["vae", 0]),
         "audio": _node("UniAVGenVocoderDecode", vocoder=["voc", 0], mel=["sampler", 1]),
         "mux": _node("CreateVideo", images=["decode", 0], fps=FPS, audio=["audio", 0]),
-        "save": _node("SaveVideo", video=["mux", 0], filename_prefix=prefix, format="mp4", codec="h264"),
+        "save": _node("UniAVGenSaveVideo", video=["mux", 0], filename_prefix=prefix, crf=23),
     }
 
 

@@ -83,7 +83,7 @@ def make_tiny(prompt: dict, *, dit: str = TINY_DIT, vocoder: str = VOCODER_NAME,
                 inputs["seed"] = seed
         elif kind == "LoadAudio" and "speech" in inputs["audio"]:
             inputs["audio"] = SHORT_SPEECH
-        elif kind == "SaveVideo" and prefix:
+        elif kind == "UniAVGenSaveVideo" and prefix:
             inputs["filename_prefix"] = prefix
     return prompt
 
@@ -112,7 +112,8 @@ def tiny_ui_workflow(stem: str, object_info: dict, *, prefix: str) -> dict:
         "UniAVGenLoadVideoDiT": {"dit_name": TINY_DIT}, "UniAVGenLoadAudioDiT": {"dit_name": TINY_DIT},
         "UniAVGenLoadVocoder": {"vocoder_name": VOCODER_NAME},
         "UniAVGenReferenceImage": {"short_side": SHORT_SIDE},
-        "UniAVGenSampler": {"steps": STEPS, "length": FRAMES}, "SaveVideo": {"filename_prefix": prefix},
+        "UniAVGenSampler": {"steps": STEPS, "length": FRAMES},
+        "UniAVGenSaveVideo": {"filename_prefix": prefix},
     }
     for node in workflow["nodes"]:
         if node["type"] in ("CLIPLoader", "VAELoader"):

@@ -71,6 +71,16 @@ def _no_reference() -> dict:
     return tp.base_prompt()
 
 
+def _odd_sized_video() -> dict:
+    return {
+        "img": {"class_type": "EmptyImage",
+                "inputs": {"width": 95, "height": 64, "batch_size": 3, "color": 0}},
+        "mux": {"class_type": "CreateVideo", "inputs": {"images": ["img", 0], "fps": 16.0}},
+        "save": {"class_type": "UniAVGenSaveVideo",
+                 "inputs": {"video": ["mux", 0], "filename_prefix": "odd", "crf": 23}},
+    }
+
+
 VDIT, ADIT = "Load UniAVGen Video DiT", "Load UniAVGen Audio DiT"
 SAMPLER, SPEECH, REF = "UniAVGen Sampler", "UniAVGen Speech Text", "UniAVGen Reference Image"
 COND_VIDEO, TO_MEL = "UniAVGen Condition Video", "UniAVGen Audio To Mel"
@@ -170,6 +180,8 @@ def cases() -> list[Case]:
              (SAMPLER, "reference_voice and condition_audio are connected together", "one task at a time")),
         Case("no_reference_image", _no_reference(), RUNTIME,
              (SAMPLER, "'reference_image' is not connected", "Connect the UniAVGen Reference Image")),
+        Case("odd_sized_video_to_save", _odd_sized_video(), RUNTIME,
+             ("UniAVGen Save Video", "'video'", "95x64", "even width and height", "crop or scale")),
     ]
 
 

@@ -12,8 +12,10 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from helpers import tiny_prompts as tp
+from helpers.clips import as_yuv420
 from helpers.server_watch import WsClient, rss_bytes, run_ok, saved_files
 
 RSS_TOLERANCE = 0.05
@@ -134,21 +136,26 @@ def _clip(server, seed: int, name: str) -> dict:
 
 
 def test_same_prompt_and_seed_give_identical_clips(warm):
-    """Seed 4242, then 4243 (ComfyUI keeps one result per node, so 4242 runs again), then 4242."""
+    """Seed 4242, then 4243 (ComfyUI keeps one result per node, so 4242 runs again), then 4242.
+
+    The clip is 96x64 from the tiny model: content on which ComfyUI's own Save Video (libx264 with its
+    AVX-512 routines) gives different mp4 frames run to run on this machine; UniAVGen Save Video
+    must not.
+    """
     server = warm
     a, other, b = (_clip(server, seed, name) for seed, name in ((4242, "a"), (4243, "other"), (4242, "b")))
     assert a["frames"].shape == (17, 64, 96, 3) and a["png"].shape == (17, 64, 96, 3)
     assert a["audio"].size > 0 and np.abs(a["audio"]).max() > 0 and a["rate"] == b["rate"]
+    assert np.array_equal(a["frames"], b["frames"])    # mp4 video frames decoded by PyAV
     assert np.array_equal(a["audio"], b["audio"])      # mp4 audio samples (AAC decoded by PyAV)
-    assert np.array_equal(a["png"], b["png"])          # the decoded video frames, losslessly saved
-    assert not np.array_equal(a["png"], other["png"])  # the seed matters: the check can fail
-    # x264 inside SaveVideo is not bit-reproducible here (the same cached frames encoded twice decode
-    # differently), so the mp4 frames are held to the codec's error, not to bit identity.
-    mp4_diff = int(np.abs(a["frames"].astype(int) - b["frames"].astype(int)).max())
-    FIGURES["determinism"] = {"png_identical": True, "audio_identical": True,
-                              "mp4_frame_max_abs_diff": mp4_diff}
-    codec_error = int(np.abs(a["frames"].astype(int) - a["png"].astype(int)).max())
-    assert mp4_diff <= 2 * codec_error + 1, (mp4_diff, codec_error)
+    assert np.array_equal(a["png"], b["png"])          # the frames before encoding, saved losslessly
+    assert not np.array_equal(a["frames"], other["frames"])  # the seed matters: the check can fail
+    # Against the PNG frames after 4:2:0 subsampling alone (the tiny model's frames are colour noise).
+    subsampled = as_yuv420(torch.from_numpy(a["png"]).float() / 255)
+    codec_error = float(np.abs(a["frames"].astype(int) - subsampled).mean())
+    FIGURES["determinism"] = {"mp4_frames_identical": True, "mp4_audio_identical": True,
+                              "png_identical": True, "mp4_vs_png_mean_abs": round(codec_error, 2)}
+    assert codec_error < 12, codec_error  # the mp4 shows the generated frames, not other ones
 
 
 def test_two_clients_queueing_at_once_get_their_own_results(warm):
