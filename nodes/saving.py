@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import comfy.model_management as mm
@@ -12,12 +13,19 @@ from comfy_api.latest import io, ui
 
 from ..uniavgen_core.video_io import DEFAULT_CRF, MAX_CRF, SoundTrack, VideoWriteError, write_mp4
 
+log = logging.getLogger(__name__)
+
 
 def _soundtrack(audio: dict | None) -> SoundTrack | None:
     if not audio:
         return None
     waveform = audio["waveform"]
-    return SoundTrack(waveform[0] if waveform.dim() == 3 else waveform, int(audio["sample_rate"]))
+    if waveform.dim() == 3:
+        if waveform.shape[0] > 1:
+            log.warning("the video's audio holds a batch of %d waveforms; the first one is saved",
+                        waveform.shape[0])
+        waveform = waveform[0]
+    return SoundTrack(waveform, int(audio["sample_rate"]))
 
 
 class SaveVideo(io.ComfyNode):

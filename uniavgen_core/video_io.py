@@ -2,7 +2,7 @@
 
 Why not the encoder as ComfyUI's SaveVideo runs it: the libx264 in PyAV's wheels (core 165) takes its
 AVX-512 code path on CPUs that have it, and that path encodes the same frames differently from run
-to run (B-frames with mb-tree rate control; decoded pixels up to 60/255 apart). Capping x264 at its
+to run (B-frames with mb-tree rate control; decoded pixels up to 63/255 apart). Capping x264 at its
 AVX2 routines makes it repeat bit for bit at the same speed. Everything else is x264's default.
 
 Shapes: frames [T, H, W, 3] float in [0, 1] (ComfyUI IMAGE) or uint8; waveform [C, N] float.
