@@ -180,10 +180,15 @@ class LoadReport:
 def load_workflow(ui: ComfyPage, workflow: dict, filename: str = "workflow.json",
                   timeout_s: float = 30.0) -> LoadReport:
     """Open a UI-format workflow through the editor's own file input (what File > Open uses)."""
+    return open_file(ui, filename, "application/json", json.dumps(workflow).encode(), timeout_s)
+
+
+def open_file(ui: ComfyPage, filename: str, mime_type: str, data: bytes,
+              timeout_s: float = 30.0) -> LoadReport:
+    """Give a file (workflow json, or an image/video carrying one) to the editor's File > Open input."""
     page = ui.page
     close_dialogs(page)
-    page.set_input_files(FILE_INPUT, files=[{"name": filename, "mimeType": "application/json",
-                                              "buffer": json.dumps(workflow).encode()}])
+    page.set_input_files(FILE_INPUT, files=[{"name": filename, "mimeType": mime_type, "buffer": data}])
     # The input's change handler clears it once app.handleFile (loadGraphData) has finished.
     try:
         page.wait_for_function(f"() => document.querySelector('{FILE_INPUT}').value === ''",
