@@ -14,7 +14,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -89,7 +89,7 @@ def _trim(track: SoundTrack, frames: int, rate: Fraction) -> np.ndarray:
 def write_mp4(path: str | Path, frames: torch.Tensor, fps: float | Fraction,
               audio: SoundTrack | None = None, *, crf: int = DEFAULT_CRF,
               metadata: Mapping[str, object] | None = None,
-              on_chunk=None) -> Path:
+              on_chunk: Callable[[], None] | None = None) -> Path:
     """Encode `frames` (+ `audio`) into a new mp4 at `path`.
 
     The file appears only when complete: it is written beside `path` and renamed at the end, so an

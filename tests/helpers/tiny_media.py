@@ -48,19 +48,13 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
 
 
 def write_mp4(path: Path, frames: int, fps: int = 16, seed: int = 3) -> Path:
-    """A silent h264 clip [frames, 64, 96]."""
-    import av
+    """A silent h264 clip [frames, 64, 96], written by the pack's own mp4 writer."""
+    import torch
 
-    pixels = _image(seed, HEIGHT, WIDTH, frames)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        for frame in pixels:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    from uniavgen_core.video_io import write_mp4 as write_clip
+
+    path.unlink(missing_ok=True)  # the writer never overwrites; these inputs are rewritten on purpose
+    return write_clip(path, torch.from_numpy(_image(seed, HEIGHT, WIDTH, frames)), fps)
 
 
 def write_inputs(folder: Path) -> dict[str, Path]:
