@@ -1,7 +1,7 @@
 """Write the API-format twin of every UI workflow, exported by the real frontend (app.graphToPrompt).
 
     source scripts/setup_env.sh
-    $UNIAVGEN_PY scripts/export_api_prompts.py            # workflows/*.json -> tests/api_prompts/
+    $UNIAVGEN_PY scripts/export_api_prompts.py            # workflows/*.json -> workflows/api/
     $UNIAVGEN_PY scripts/export_api_prompts.py --check    # only compare, exit 1 on a difference
 Starts a throwaway ComfyUI (COMFYUI_DIR) with the pack linked in, and headless chromium.
 """
@@ -29,7 +29,7 @@ log = logging.getLogger("export_api_prompts")
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workflows", nargs="*", type=Path, help="default: workflows/*.json")
-    parser.add_argument("--out", type=Path, default=ROOT / "tests" / "api_prompts")
+    parser.add_argument("--out", type=Path, default=ROOT / "workflows" / "api")
     parser.add_argument("--check", action="store_true", help="compare with the existing twins only")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -5,7 +5,7 @@
     $UNIAVGEN_PY scripts/make_workflows.py --object-info info.json
 
 Socket and widget layout come from the server's /object_info, so the files match what the real
-frontend builds. The API twins in tests/api_prompts/ are exported from the frontend afterwards
+frontend builds. The API twins in workflows/api/ are exported from the frontend afterwards
 (scripts/export_api_prompts.py).
 """
 

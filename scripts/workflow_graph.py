@@ -2,7 +2,7 @@
 
 The socket and widget layout of every node comes from the server's /object_info, so the files
 match what the real frontend expects. Used by scripts/make_workflows.py and by the tests that keep
-workflows/ and tests/api_prompts/ in sync.
+workflows/ and workflows/api/ in sync.
 """
 
 from __future__ import annotations

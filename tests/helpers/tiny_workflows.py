@@ -17,7 +17,7 @@ from .paths import REPO_ROOT
 from .stand_ins import TEXT_ENCODER_NODE, VAE_NODE
 from .tiny_models import DIT_NAME, VOCODER_NAME
 
-API_PROMPTS = REPO_ROOT / "tests" / "api_prompts"
+API_PROMPTS = REPO_ROOT / "workflows" / "api"
 EXAMPLE_INPUTS = REPO_ROOT / "example_inputs"
 TINY_DIT = f"{DIT_NAME}/diffusion_pytorch_model.safetensors.index.json"
 FRAMES, SHORT_SIDE, STEPS = 17, 64, 2

@@ -22,7 +22,7 @@ from helpers.workflow_check import (
 )
 
 WORKFLOWS = sorted((REPO_ROOT / "workflows").glob("*.json"))
-API_PROMPTS = REPO_ROOT / "tests" / "api_prompts"
+API_PROMPTS = REPO_ROOT / "workflows" / "api"
 
 _PARAMS = [pytest.param(path, id=path.stem) for path in WORKFLOWS] or [
     pytest.param(None, id="none", marks=pytest.mark.skip(
