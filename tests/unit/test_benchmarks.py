@@ -15,9 +15,10 @@ def _json(*args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_sampler_benchmark_reports_both_modes(golden):
-    out = _json("benchmarks/bench_sampler.py", "--golden", "--steps", "1", "--threads", "1")
-    assert out["config"] == "golden" and out["latent"] == [5, 4, 6] and out["mel_frames"] == 106
+def test_sampler_benchmark_reports_both_modes():
+    out = _json("benchmarks/bench_sampler.py", "--dim", "64", "--heads", "4", "--audio-dim", "32",
+                "--audio-heads", "2", "--latent", "5", "4", "6", "--steps", "1", "--threads", "1")
+    assert out["video_dim"] == 64 and out["latent"] == [5, 4, 6] and out["mel_frames"] == 106
     assert out["sequential_s_per_step"] > 0 and out["batched_s_per_step"] > 0
     assert out["batched_peak_rss_mb"] >= out["rss_before_sampling_mb"] > out["weights_mb"] > 0
 

@@ -1,4 +1,4 @@
-"""The converter on the golden checkpoint: exact halves, vocabulary inside, tampering named."""
+"""The converter on a checkpoint in the official layout: exact halves, vocabulary inside, tampering named."""
 
 from __future__ import annotations
 
@@ -11,19 +11,19 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from helpers.paths import reference_dir
+from helpers.tiny_models import tiny_checkpoint
 from uniavgen_core.checkpoint import CheckpointError, load_audio_dit, load_video_dit
 from uniavgen_core.convert import convert, main
+from uniavgen_core.random_models import ASCII_VOCAB
 from uniavgen_core.text import VOCAB_METADATA_KEY
 from uniavgen_core.vocab_files import find_vocabulary
 
 
 @pytest.fixture(scope="module")
-def official(tmp_path_factory, golden) -> Path:
+def official(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("official")
-    for source in (golden / "checkpoint").iterdir():
+    for source in tiny_checkpoint().iterdir():
         shutil.copyfile(source, folder / source.name)
-    shutil.copyfile(reference_dir() / "vocab.txt", folder / "vocab.txt")
     return folder
 
 
@@ -47,9 +47,9 @@ def test_metadata_carries_config_vocabulary_and_provenance(converted):
         meta = f.metadata()
     assert meta["pack_version"] and meta["dtype"] == "float32" and meta["uniavgen_half"] == "audio"
     assert json.loads(meta["config"]) == {"audio_dim": 32, "audio_num_heads": 2}
-    vocab, origin = find_vocabulary(converted / "uniavgen_audio_fp32.safetensors", 2545)
-    assert "metadata" in origin and vocab.entries[:3] == (" ", "!", '"')
-    assert meta[VOCAB_METADATA_KEY].count("\n") == 2545
+    vocab, origin = find_vocabulary(converted / "uniavgen_audio_fp32.safetensors", len(ASCII_VOCAB))
+    assert "metadata" in origin and vocab == ASCII_VOCAB
+    assert meta[VOCAB_METADATA_KEY].count("\n") == len(ASCII_VOCAB)
 
 
 def test_fp8_video_half_is_fp8_and_close(official, converted):
