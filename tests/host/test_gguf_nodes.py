@@ -213,7 +213,8 @@ def test_a_k_quant_gguf_with_both_halves_loads_and_runs(pack, tmp_path):
     (folder / "vocab.txt").symlink_to(reference_dir() / "vocab.txt")
     folder_paths.add_model_folder_path("diffusion_models", str(tmp_path / "diffusion_models"))
     video_p, audio_p = _load("kquant/uniavgen_kquant.gguf", "kquant/uniavgen_kquant.gguf")
-    held = {m.quant_type for p in (video_p, audio_p) for m in p.model.modules() if getattr(m, "quant_type", None)}
+    held = {m.quant_type for p in (video_p, audio_p) for m in p.model.modules()
+            if getattr(m, "quant_type", None)}
     assert held == set(k_types)
     g = torch.Generator().manual_seed(0)
     cfg = video_p.model.config
@@ -230,7 +231,8 @@ def _joint_inputs(g: torch.Generator, cfg, vocab: int):
 
     ref = torch.randn(1, cfg.in_dim, 1, 4, 6, generator=g)
     return JointInputs(text_ids=torch.randint(0, vocab, (1, 12), generator=g), text_lens=torch.tensor([12]),
-                       t5_context=[torch.randn(7, cfg.text_dim, generator=g)], ref_latent=ref, cond_latent=ref)
+                       t5_context=[torch.randn(7, cfg.text_dim, generator=g)], ref_latent=ref,
+                       cond_latent=ref)
 
 
 def test_damaged_gguf_files_are_refused_naming_the_node_and_the_file(models_dir):
@@ -239,7 +241,8 @@ def test_damaged_gguf_files_are_refused_naming_the_node_and_the_file(models_dir)
     bad.mkdir(exist_ok=True)
     (bad / "truncated.gguf").write_bytes(good[: len(good) // 2])
     (bad / "renamed.gguf").write_bytes((models_dir / "tiny_float" / "model.safetensors").read_bytes())
-    for name, cause in (("truncated.gguf", "truncated or damaged"), ("renamed.gguf", "is a safetensors file")):
+    for name, cause in (("truncated.gguf", "truncated or damaged"),
+                        ("renamed.gguf", "is a safetensors file")):
         with pytest.raises(ValueError) as err:
             run(VIDEO_NODE, dit_name=f"bad/{name}", weight_dtype="default")
         message = str(err.value)
