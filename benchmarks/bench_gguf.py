@@ -12,6 +12,8 @@ Prints one JSON object:
 All forwards compute in fp32 on the CPU; the bf16 baseline holds its weights in fp32 (no cast per
 layer), so a type's time ratio is the cost of expanding its blocks per call. A GPU computing in
 bf16 must confirm both the ratios and the errors (see the README's "Small GPUs").
+- `layer_cost`: expanding one 3072x3072 weight of each type against the fp32 matmul it feeds
+  (1024 tokens), interleaved: the per-call overhead at the release's width.
 `--measure-load VIDEO AUDIO` is the internal fresh-process mode of the load measurement.
 """
 
@@ -113,6 +115,42 @@ def measure_load(video_file: Path, audio_file: Path) -> None:
                       "load_peak_over_file": round((peak - before) / size, 3), "load_s": round(seconds, 2)}))
 
 
+def layer_cost(dim: int, tokens: int, repeats: int) -> dict:
+    """Expanding one dim x dim weight vs the fp32 matmul it feeds (tokens x dim), interleaved runs.
+
+    A per-layer view of the per-call overhead that is less exposed to a shared CPU than whole
+    forwards; every writable and readable block type (random blocks for the K-quants).
+    """
+    import numpy as np
+
+    from uniavgen_core.gguf_dequant import dequantize
+    from uniavgen_core.gguf_write import encode
+
+    g = torch.Generator().manual_seed(0)
+    weight, x = torch.randn(dim, dim, generator=g) * dim**-0.5, torch.randn(tokens, dim, generator=g)
+    rng = np.random.default_rng(0)
+    blocks = {}
+    for qtype, (block, size) in BLOCKS.items():
+        if qtype in ("F32", "F16"):
+            continue
+        if qtype in WRITE_TYPES:
+            blocks[qtype] = torch.from_numpy(encode(weight, qtype).view(np.uint8))
+        else:
+            blocks[qtype] = torch.from_numpy(rng.integers(0, 256, (dim, dim // block * size), dtype=np.uint8))
+    times: dict[str, list[float]] = {"matmul": [], **{q: [] for q in blocks}}
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.nn.functional.linear(x, weight)
+        times["matmul"].append(time.perf_counter() - start)
+        for qtype, raw in blocks.items():
+            start = time.perf_counter()
+            dequantize(raw, qtype, (dim, dim))
+            times[qtype].append(time.perf_counter() - start)
+    matmul = min(times["matmul"])
+    return {"dim": dim, "tokens": tokens, "matmul_ms": round(1e3 * matmul, 2),
+            "expand_vs_matmul": {q: round(min(t) / matmul, 3) for q, t in times.items() if q != "matmul"}}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dim", type=int, default=256)
@@ -121,6 +159,8 @@ def main() -> None:
     p.add_argument("--latent", type=int, nargs=3, default=(21, 8, 8), metavar=("F", "H", "W"))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=4)
+    p.add_argument("--layer-dim", type=int, default=3072, help="layer_cost: the video width")
+    p.add_argument("--layer-tokens", type=int, default=1024, help="layer_cost: tokens per matmul")
     p.add_argument("--types", nargs="+", default=list(WRITE_TYPES), choices=WRITE_TYPES)
     p.add_argument("--measure-load", nargs=2, type=Path, metavar=("VIDEO", "AUDIO"), help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -156,6 +196,7 @@ def main() -> None:
             result["measured"][qtype] = row
             for f in files:
                 f.unlink()
+    result["layer_cost"] = layer_cost(args.layer_dim, args.layer_tokens, max(args.repeats, 3))
     result["block_bytes"] = {t: {"values": b, "bytes": s} for t, (b, s) in BLOCKS.items()}
     print(json.dumps(result))
 
