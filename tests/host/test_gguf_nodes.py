@@ -248,3 +248,14 @@ def test_damaged_gguf_files_are_refused_naming_the_node_and_the_file(models_dir)
         message = str(err.value)
         assert message.startswith(f"Load UniAVGen Video DiT: 'dit_name' 'bad/{name}' cannot be loaded")
         assert str(bad / name) in message and cause in message
+
+
+@pytest.mark.parametrize("weight_dtype", ["bf16", "fp8_e4m3fn"])
+def test_weight_dtype_applies_to_the_float_tensors_of_a_gguf(models_dir, weight_dtype):
+    video_p, audio_p = _load(*_gguf("Q8_0"), weight_dtype=weight_dtype)
+    floats = {"bf16": torch.bfloat16, "fp8_e4m3fn": torch.float8_e4m3fn}[weight_dtype]
+    for model in (video_p.model, audio_p.model):
+        kinds = {p.dtype for p in model.parameters()}
+        assert kinds == {torch.uint8, floats}   # blocks stay blocks, float tensors follow the input
+    out = _forward(video_p.model, audio_p.model, tiny.sample("AVG"))
+    assert all(torch.isfinite(o).all() for o in out)
