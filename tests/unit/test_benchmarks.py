@@ -28,3 +28,19 @@ def test_gpu_benchmark_skips_cleanly_without_cuda():
 
     out = _json("benchmarks/bench_gpu.py", "--steps", "1")
     assert ("skipped" in out) != torch.cuda.is_available()
+
+
+def test_gguf_benchmark_reports_every_type():
+    out = _json("benchmarks/bench_gguf.py", "--dim", "128", "--audio-dim", "64", "--layers", "2",
+                "--latent", "2", "4", "4", "--types", "Q8_0", "Q4_0", "--repeats", "1", "--threads", "1",
+                "--layer-dim", "256", "--layer-tokens", "64")
+    full = out["full_model"]
+    if "skipped" not in full:
+        assert full["params"] == 7_056_424_223 and full["bf16"] == 2 * full["params"]
+        assert full["Q4_0"]["bytes"] < full["Q8_0"]["bytes"] < full["BF16"]["bytes"]
+        assert {"Q6_K", "Q2_K"} <= set(full)
+    assert set(out["measured"]) == {"BF16", "Q8_0", "Q4_0"}
+    assert out["measured"]["BF16"]["forward_vs_bf16"] == 1
+    assert set(out["layer_cost"]["expand_vs_matmul"]) >= {"Q8_0", "Q4_K", "Q2_K", "BF16"}
+    for row in out["measured"].values():
+        assert row["load_peak_over_file"] > 0 and row["forward_s"] > 0 and row["rel_error_video"] >= 0

@@ -99,3 +99,31 @@ def test_pickle_is_refused(tmp_path):
     torch.save({"x": torch.zeros(1)}, tmp_path / "model.pt")
     with pytest.raises(CheckpointError, match="pickle"):
         convert(tmp_path / "model.pt", tmp_path / "out")
+
+
+def test_gguf_halves_carry_metadata_and_load_back(official, tmp_path):
+    """--gguf Q8_0: both halves as GGUF, same key set, vocabulary and float-kept tensors in the metadata."""
+    from uniavgen_core.gguf_file import read_gguf_header
+
+    assert main([str(official), str(tmp_path), "--gguf", "Q8_0"]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["uniavgen_audio_Q8_0.gguf", "uniavgen_video_Q8_0.gguf"]
+    table, meta = read_gguf_header(tmp_path / "uniavgen_audio_Q8_0.gguf")
+    assert meta["quant_type"] == "Q8_0" and meta["uniavgen_half"] == "audio" and meta["pack_version"]
+    assert json.loads(meta["config"]) == {"audio_dim": 32, "audio_num_heads": 2}
+    kept = set(json.loads(meta["float_tensors"]))
+    assert kept == {k for k, info in table.items() if info.quant is None} and "audio_padding" in kept
+    assert {info.quant for info in table.values()} == {None, "Q8_0"}
+    vocab, origin = find_vocabulary(tmp_path / "uniavgen_audio_Q8_0.gguf", 2545)
+    assert origin == "uniavgen_audio_Q8_0.gguf metadata" and vocab.entries[0] == " "
+    for loader, name in ((load_video_dit, "video"), (load_audio_dit, "audio")):
+        original = loader(official).state_dict()
+        loaded = loader(tmp_path / f"uniavgen_{name}_Q8_0.gguf")
+        assert original.keys() == loaded.state_dict().keys()
+        assert any(getattr(m, "quant_type", None) == "Q8_0" for m in loaded.modules())
+
+
+def test_gguf_type_outside_the_writable_ones_is_refused(official, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main([str(official), str(tmp_path), "--gguf", "Q4_K"])
+    assert "invalid choice: 'Q4_K'" in capsys.readouterr().err
