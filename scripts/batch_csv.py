@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from tqdm.contrib.logging import logging_redirect_tqdm
 from uniavgen_batch.manifest import SUMMARY_NAME
 from uniavgen_batch.rows import TASK_TITLES, RowError, columns_help
 from uniavgen_batch.scheduler import Batch, NoServer, Options
@@ -58,9 +59,15 @@ def parser() -> argparse.ArgumentParser:
                    help="give the rows left up when no server has answered for this long (default 600 s)")
     p.add_argument("--reconnect-delay", type=float, default=2.0,
                    help="seconds between tries to reach a server that dropped (default 2)")
-    models = p.add_argument_group("models (default: the workflow's names; a server with one DiT uses it)")
-    models.add_argument("--dit", help="file in models/diffusion_models: the sharded index json, a converted "
-                        "single file or an fp8 file")
+    models = p.add_argument_group(
+        "models", "Default: the workflow's file names; a DiT loader whose file is missing takes the only "
+        "candidate the server has (the sharded index json, or one converted file of its half).")
+    models.add_argument("--dit", help="sharded checkpoint for both DiT loaders: "
+                        "<folder>/diffusion_pytorch_model.safetensors.index.json in models/diffusion_models")
+    models.add_argument("--video-dit", help="video DiT file, e.g. the converter's "
+                        "uniavgen_video_bf16.safetensors or uniavgen_video_fp8_e4m3fn.safetensors")
+    models.add_argument("--audio-dit", help="audio DiT file, e.g. the converter's "
+                        "uniavgen_audio_bf16.safetensors")
     models.add_argument("--weight-dtype", help="default, bf16, fp16 or fp8_e4m3fn")
     models.add_argument("--text-encoder", help="umT5 file in models/text_encoders")
     models.add_argument("--vae", help="Wan 2.2 VAE file in models/vae")
@@ -77,7 +84,8 @@ def main(argv: list[str] | None = None, prompt_hook: PromptHook | None = None) -
         log.error("batch_csv: %s does not exist", args.csv)
         return 1
     yaml_settings = (yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}) if args.config else {}
-    model_choices = {k: getattr(args, k) for k in ("dit", "weight_dtype", "text_encoder", "vae", "vocoder")
+    model_choices = {k: getattr(args, k) for k in ("dit", "video_dit", "audio_dit", "weight_dtype",
+                                                   "text_encoder", "vae", "vocoder")
                      if getattr(args, k)}
     out_dir = args.output or Path(yaml_settings.get("output_dir") or "outputs")
     options = Options(servers=[s.rstrip("/") for s in (args.server or [DEFAULT_SERVER])],
@@ -88,7 +96,8 @@ def main(argv: list[str] | None = None, prompt_hook: PromptHook | None = None) -
                   inputs_dir=args.inputs_dir, prompt_hook=prompt_hook,
                   show_progress=False if args.quiet else None)
     try:
-        summary = asyncio.run(batch.run())
+        with logging_redirect_tqdm():  # log lines above the progress bar, not through it
+            summary = asyncio.run(batch.run())
     except KeyboardInterrupt:
         log.error("batch_csv: stopped; run the same command again to do the rows left")
         return 130

@@ -116,11 +116,11 @@ class Batch:
             client_id = f"uniavgen-batch-{self.manifest.batch_id}"
             self.slots = [Slot(Server(url, client_id, session, self._event)) for url in self.options.servers]
             up = await asyncio.gather(*(self._bring_up(slot, quiet=True) for slot in self.slots))
+            if all(slot.unusable for slot in self.slots):
+                raise TwinError("; ".join(f"{s.server.url}: {s.unusable}" for s in self.slots))
             if not any(up):
                 raise NoServer("no ComfyUI server answers at " + ", ".join(self.options.servers)
                                + " (start ComfyUI there, or pass --server URL)")
-            if all(slot.unusable for slot in self.slots):
-                raise TwinError("; ".join(f"{s.server.url}: {s.unusable}" for s in self.slots))
             loop = asyncio.get_running_loop()
             tasks = [asyncio.create_task(self._supervise(slot)) for slot in self.slots]
             tasks += [asyncio.create_task(self._work(slot)) for slot in self.slots
@@ -163,7 +163,7 @@ class Batch:
                 slot.stale.clear()
             if slot.template is None and not slot.unusable:
                 present = {v["class_type"] for v in self.template.values()}
-                classes = {CLASSES[n] for targets in MODEL_INPUTS.values() for n, _ in targets}
+                classes = {CLASSES[node_id] for node_id, _ in MODEL_INPUTS}
                 info = await server.object_info(classes & present)
                 slot.template = choose_models(self.template, self.settings, info)
         except ServerDown as err:
@@ -240,6 +240,9 @@ class Batch:
         while (job := await self._take(slot)) is not None:
             try:
                 await self._run_job(slot, job)
+            except Exception as err:  # a bug must cost one row, not the whole batch
+                log.exception("%s: unexpected error", job.row.data_id)
+                self._fail(job, f"unexpected error: {err.__class__.__name__}: {err}", slot.server.url)
             finally:
                 self.progress.server(slot.server.url, "idle" if slot.server.connected.is_set() else "down")
                 await self._notify()
@@ -248,9 +251,16 @@ class Batch:
     async def _run_job(self, slot: Slot, job: Job) -> None:
         server, data_id = slot.server, job.row.data_id
         started = time.monotonic()
-        prompt_id = ""
+        prompt_id, cancelled = "", False
         try:
-            outcome, prompt_id = await self._adopted(slot, job)
+            record, job.adopt = job.adopt, None
+            outcome = None
+            if record and record.get("server") == server.url:
+                prompt_id = record["prompt_id"]
+                self.running[prompt_id] = (slot, job)
+                outcome = await self._adopted(slot, job, prompt_id)
+                if outcome is None:
+                    self.running.pop(prompt_id, None)
             if outcome is None:
                 self.progress.server(server.url, f"{data_id} upload")
                 subfolder = f"uniavgen_batch/{self.manifest.batch_id}"
@@ -273,7 +283,7 @@ class Batch:
                 self._retry(slot, job, str(err))
             else:
                 self._fail(job, str(err), server.url)
-        except (ServerDown, asyncio.TimeoutError) as err:
+        except (ServerDown, aiohttp.ClientError, asyncio.TimeoutError) as err:
             if prompt_id:
                 slot.stale.add(prompt_id)
             reason = str(err) or f"no result within --row-timeout {self.options.row_timeout:.0f} s"
@@ -285,19 +295,23 @@ class Batch:
             self._retry(slot, job, reason)
         except (RowError, OSError) as err:
             self._fail(job, str(err), server.url)
+        except asyncio.CancelledError:
+            cancelled = True  # Ctrl-C: the prompt stays listed so that it is removed from the server
+            raise
         finally:
-            self.running.pop(prompt_id, None)
+            if not cancelled:
+                self.running.pop(prompt_id, None)
 
     async def _submit(self, slot: Slot, job: Job, prompt: dict, prompt_id: str) -> Outcome:
         server = slot.server
         future = server.expect(prompt_id)
         self.manifest.append(event="queued", data_id=job.row.data_id, server=server.url, prompt_id=prompt_id)
+        self.running[prompt_id] = (slot, job)  # before the request: Ctrl-C during it still cleans up
         try:
             await server.queue(prompt, prompt_id)
-        except BaseException:
+        except Exception:
             server.waiting.pop(prompt_id, None)
             raise
-        self.running[prompt_id] = (slot, job)
         self.progress.server(server.url, f"{job.row.data_id} queued")
         return await self._wait(future)
 
@@ -306,25 +320,21 @@ class Batch:
             return await asyncio.wait_for(future, self.options.row_timeout)
         return await future
 
-    async def _adopted(self, slot: Slot, job: Job) -> tuple[Outcome | None, str]:
-        """The result of the prompt an earlier run queued for this row on this server, if any."""
-        record, job.adopt = job.adopt, None
-        if not record or record.get("server") != slot.server.url:
-            return None, ""
-        server, prompt_id = slot.server, record["prompt_id"]
-        future = server.expect(prompt_id)
+    async def _adopted(self, slot: Slot, job: Job, prompt_id: str) -> Outcome | None:
+        """The result of the prompt an earlier run queued for this row on this server; None: run anew."""
+        server = slot.server
+        future = server.expect(prompt_id)  # before asking: it may end while we ask
         state = await server.state_of(prompt_id)
         if state in ("running", "pending"):
             log.info("%s: picking up its prompt still %s on %s", job.row.data_id, state, server.url)
-            self.running[prompt_id] = (slot, job)
-            return await self._wait(future), prompt_id
+            return await self._wait(future)
         server.waiting.pop(prompt_id, None)
         if state == "done":
             outcome = await server.outcome_from_history(prompt_id)
             if outcome is not None and outcome.ok:
                 log.info("%s: finished on %s while the client was away", job.row.data_id, server.url)
-                return outcome, prompt_id
-        return None, ""
+                return outcome
+        return None
 
     async def _save(self, server: Server, prompt_id: str, outcome: Outcome, data_id: str) -> Path:
         entry = outcome.entry

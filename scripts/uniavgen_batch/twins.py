@@ -35,14 +35,19 @@ ROW_NODES = {CAPTION, NEGATIVE, IMAGE, SPEECH, AUDIO, VIDEO}
 # Official inference.yaml key -> UniAVGen Sampler input.
 SETTINGS = {"num_steps": "steps", "shift": "shift", "seed": "seed", "video_guidance_scale": "video_cfg",
             "audio_guidance_scale": "audio_cfg", "slg_layer": "slg_layer", "macfg_prop": "macfg_fraction"}
-# --option -> the loader inputs it sets.
-MODEL_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "dit": ((VIDEO_DIT, "dit_name"), (AUDIO_DIT, "dit_name")),
-    "weight_dtype": ((VIDEO_DIT, "weight_dtype"), (AUDIO_DIT, "weight_dtype")),
-    "text_encoder": ((CLIP, "clip_name"),),
-    "vae": ((VAE, "vae_name"),),
-    "vocoder": ((VOCODER, "vocoder_name"),),
+# Loader input -> the options that set it, the more specific first (--video-dit over --dit).
+MODEL_INPUTS: dict[tuple[str, str], tuple[str, ...]] = {
+    (VIDEO_DIT, "dit_name"): ("video_dit", "dit"),
+    (AUDIO_DIT, "dit_name"): ("audio_dit", "dit"),
+    (VIDEO_DIT, "weight_dtype"): ("weight_dtype",),
+    (AUDIO_DIT, "weight_dtype"): ("weight_dtype",),
+    (CLIP, "clip_name"): ("text_encoder",),
+    (VAE, "vae_name"): ("vae",),
+    (VOCODER, "vocoder_name"): ("vocoder",),
 }
+# Which single files can be a loader's own DiT when none is named (the converter's file names).
+DIT_HALVES = {VIDEO_DIT: "video", AUDIO_DIT: "audio"}
+INDEX_SUFFIX = ".safetensors.index.json"
 PromptHook = Callable[[dict], dict]
 
 
@@ -67,7 +72,7 @@ class Settings:
     """The official YAML's values and the model choices, applied to every row."""
 
     yaml: dict = field(default_factory=dict)
-    models: dict[str, str] = field(default_factory=dict)   # MODEL_INPUTS key -> value given by the user
+    models: dict[str, str] = field(default_factory=dict)   # option (dit, video_dit, vae ...) -> value
 
 
 def combo_options(object_info: dict, class_type: str, name: str) -> list[str] | None:
@@ -83,33 +88,45 @@ def combo_options(object_info: dict, class_type: str, name: str) -> list[str] | 
     return None
 
 
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def _own_dits(node_id: str, options: list[str]) -> list[str]:
+    """A loader's candidates: sharded index files (both halves) and single files of its half."""
+    half = DIT_HALVES[node_id]
+    return [o for o in options if o.endswith(INDEX_SUFFIX) or half in o.rsplit("/", 1)[-1].lower()]
+
+
 def choose_models(template: dict, settings: Settings, object_info: dict) -> dict:
-    """The template with the model names this server has; TwinError names what is missing."""
+    """The template with the model names this server has; TwinError names what is missing.
+
+    Without an option, the workflow's name is kept when the server has it; else a DiT loader takes
+    its half's only candidate (the sharded index, or a converted single or fp8 file).
+    """
     prompt = copy.deepcopy(template)
-    for option, targets in MODEL_INPUTS.items():
-        for node_id, name in targets:
-            node = prompt.get(node_id)
-            if node is None or node["class_type"] != CLASSES[node_id]:
-                continue  # not in this task's twin, or replaced (the tests' stand-in encoders)
-            options = combo_options(object_info, node["class_type"], name)
-            wanted = settings.models.get(option)
-            if options is None:
-                if wanted:
-                    node["inputs"][name] = wanted
-                continue
-            if wanted:
-                if wanted not in options:
-                    raise TwinError(f"--{option.replace('_', '-')} {wanted!r} is not on this server "
-                                    f"({node['class_type']}.{name} lists: {', '.join(options) or 'nothing'})")
-                node["inputs"][name] = wanted
-            elif node["inputs"][name] not in options:
-                if option == "dit" and len(options) == 1:
-                    node["inputs"][name] = options[0]  # the only DiT there: sharded, single file or fp8
-                else:
-                    raise TwinError(
-                        f"{node['class_type']}.{name}: the workflow's {node['inputs'][name]!r} is not on "
-                        f"this server; pass --{option.replace('_', '-')} with one of: "
-                        f"{', '.join(options) or '(none: put the model in its models folder)'}")
+    for (node_id, name), flags in MODEL_INPUTS.items():
+        node = prompt.get(node_id)
+        if node is None or node["class_type"] != CLASSES[node_id]:
+            continue  # not in this task's twin, or replaced (the tests' stand-in encoders)
+        options = combo_options(object_info, node["class_type"], name)
+        given = next(((f, settings.models[f]) for f in flags if settings.models.get(f)), None)
+        if given is not None:
+            flag, wanted = given
+            if options is not None and wanted not in options:
+                raise TwinError(f"{_flag(flag)} {wanted!r} is not on this server ({node['class_type']}."
+                                f"{name} lists: {', '.join(options) or 'nothing'})")
+            node["inputs"][name] = wanted
+            continue
+        if options is None or node["inputs"][name] in options:
+            continue
+        own = _own_dits(node_id, options) if node_id in DIT_HALVES else []
+        if len(own) == 1:
+            node["inputs"][name] = own[0]
+            continue
+        listed = ", ".join(own or options) or "(none: put the model in its models folder)"
+        raise TwinError(f"{node['class_type']}.{name}: the workflow's {node['inputs'][name]!r} is not on "
+                        f"this server; pass {_flag(flags[0])} with one of: {listed}")
     return prompt
 
 

@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers.batch_farm import CLI_ENV, TINY_CLI, all_runs, kill, revive, start_farm, successful_runs
+from helpers.batch_farm import (CLI_ENV, SAVE_NODE, TINY_CLI, all_runs, kill, revive, start_farm,
+                                successful_runs)
 from helpers.paths import REPO_ROOT
-from helpers.tiny_workflows import FRAMES, HEIGHT, SHORT_SPEECH, WIDTH, make_tiny
+from helpers.tiny_workflows import FRAMES, HEIGHT, SHORT_SPEECH, WIDTH, make_tiny, tiny_prompt
 
 from .test_workflows_run import check_mp4
 
@@ -207,3 +209,93 @@ def test_no_server_is_one_line_and_exit_1(tmp_path):
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and url in lines[0] and "Traceback" not in result.stderr, result.stderr
+
+
+
+def _prefix_of(item: dict) -> str:
+    return item.get(SAVE_NODE, {}).get("inputs", {}).get("filename_prefix", "")
+
+
+def _ours(server, prefix: str) -> tuple[list[str], list[str]]:
+    """(running, pending) prompt ids in a server's queue whose output name starts with prefix."""
+    queue = server.get_json("/queue")
+    return tuple([i[1] for i in queue[key] if _prefix_of(i[2]).startswith(prefix)]
+                 for key in ("queue_running", "queue_pending"))
+
+
+def _ended(server, prefix: str, timeout: float = 300) -> list[dict]:
+    """History entries of prompts with this output prefix, once none of them is queued any more."""
+    deadline = time.monotonic() + timeout
+    while _ours(server, prefix) != ([], []) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return [e for e in server.get_json("/history?max_items=10000").values()
+            if _prefix_of(e["prompt"][2]).startswith(prefix)]
+
+
+def test_ctrl_c_removes_and_interrupts_only_this_batch(servers, datas, tmp_path):
+    """Ctrl-C while A runs someone else's prompt with ours waiting behind it, and B runs ours with
+    someone else's waiting behind: none of ours is left queued or running, one was interrupted, and
+    both other prompts finish."""
+    a, b = servers[0], servers[1]
+    status, body = a.queue_prompt(tiny_prompt("uniavgen_avg", steps=40, prefix="someone_else/on_a"))
+    assert status == 200, body
+    out = tmp_path / "out"
+    cmd = [*TINY_CLI, str(write_csv(tmp_path / "rows.csv", avg_rows(4))), "--task", "0", "--output", str(out),
+           "--quiet", "--per-server", "2", "--server", a.base_url, "--server", b.base_url]
+    client = subprocess.Popen(cmd, env={**os.environ, **CLI_ENV}, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    deadline, prefix = time.monotonic() + 300, None
+    while time.monotonic() < deadline:
+        assert client.poll() is None, client.communicate()
+        if prefix is None and (out / MANIFEST_NAME).exists():
+            prefix = f"uniavgen_batch/{batch_id(out)}/"
+        if prefix and _ours(a, prefix)[1] and _ours(b, prefix)[0]:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the batch never had a prompt waiting on A and one running on B")
+    status, body = b.queue_prompt(tiny_prompt("uniavgen_avg", prefix="someone_else/on_b"))
+    assert status == 200, body
+    client.send_signal(signal.SIGINT)
+    _, stderr = client.communicate(timeout=120)
+
+    assert client.returncode == 130, stderr
+    assert "run the same command again" in stderr
+    assert _ours(a, prefix) == ([], []) and _ours(b, prefix) == ([], [])
+    ended = _ended(a, prefix) + _ended(b, prefix)
+    interrupted = [e for e in ended if any(m[0] == "execution_interrupted" for m in e["status"]["messages"])]
+    assert interrupted, [e["status"] for e in ended]
+    for server, name in ((a, "someone_else/on_a"), (b, "someone_else/on_b")):
+        (other,) = _ended(server, name)
+        assert other["status"]["status_str"] == "success", other["status"]
+
+
+def test_converted_fp8_and_single_files_and_a_server_without_them(servers, datas, tmp_path):
+    """The converter's fp8 video file and single audio file on one server: named with --video-dit /
+    --audio-dit, the row runs there; the server without them sits out with the reason."""
+    from uniavgen_core.convert import convert
+
+    from helpers.paths import golden_dir, reference_dir
+
+    has, lacks = servers[2], servers[0]
+    folder = has.layout.models / "diffusion_models" / "converted"
+    if not (folder / "uniavgen_video_fp8_e4m3fn.safetensors").is_file():
+        convert(golden_dir() / "checkpoint", folder, dtype="fp32", video_fp8=True,
+                vocab=reference_dir() / "vocab.txt")
+    models = {"video_dit": "converted/uniavgen_video_fp8_e4m3fn.safetensors",
+              "audio_dit": "converted/uniavgen_audio_fp32.safetensors"}
+    out = tmp_path / "out"
+    options = Options(servers=[lacks.base_url, has.base_url])
+    csv_path = write_csv(tmp_path / "rows.csv", avg_rows(1))
+    summary = asyncio.run(Batch(csv_path, 0, Settings(SETTINGS, models), out, options, prompt_hook=make_tiny,
+                                show_progress=False).run())
+
+    assert summary["done"] == 1, summary["failures"]
+    assert summary["results"]["clip00"]["server"] == has.base_url
+    assert "--video-dit 'converted/uniavgen_video_fp8_e4m3fn.safetensors' is not on this server" in \
+        summary["servers"][lacks.base_url]["unusable"]
+    check_mp4(out / "clip00.mp4", FRAMES, WIDTH, HEIGHT)
+    (ran,) = [e for e in has.get_json("/history?max_items=10000").values()
+              if _prefix_of(e["prompt"][2]) == f"uniavgen_batch/{batch_id(out)}/clip00"]
+    assert ran["prompt"][2]["7"]["inputs"]["dit_name"] == models["video_dit"]
+    assert ran["prompt"][2]["8"]["inputs"]["dit_name"] == models["audio_dit"]

@@ -29,9 +29,13 @@ def host(root: Path) -> HostLayout:
     return layout
 
 
-def start_farm(comfy_root: Path, roots: list[Path]) -> list[ComfyServer]:
-    """Servers started in parallel (each takes seconds to import torch and the nodes)."""
-    servers = [ComfyServer(comfy_root, host(root)) for root in roots]
+def start_farm(comfy_root: Path, roots: list[Path], threads: int = 1) -> list[ComfyServer]:
+    """Servers started in parallel (each takes seconds to import torch and the nodes).
+
+    Few torch threads each: several CPU servers on a small machine would otherwise fight over cores.
+    """
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    servers = [ComfyServer(comfy_root, host(root), env) for root in roots]
     with ThreadPoolExecutor(len(servers)) as pool:
         list(pool.map(lambda s: s.start(), servers))
     return servers

@@ -94,18 +94,26 @@ def _info(dits: list[str], v3: bool) -> dict:
 
 
 @pytest.mark.parametrize("v3", [False, True])
-def test_models_single_file_and_fp8_dits(v3):
+def test_models_sharded_single_file_and_fp8_dits(v3):
     template = twins.load_twin(0)
-    # the only DiT on the server is a converted single fp8 file: used without --dit
-    prompt = twins.choose_models(template, twins.Settings(), _info(["uniavgen_fp8.safetensors"], v3))
-    assert prompt["7"]["inputs"]["dit_name"] == "uniavgen_fp8.safetensors"
-    assert prompt["8"]["inputs"]["dit_name"] == "uniavgen_fp8.safetensors"
-    both = ["a.safetensors", "b/diffusion_pytorch_model.safetensors.index.json"]
-    with pytest.raises(twins.TwinError, match="--dit"):
+    index = "Other/diffusion_pytorch_model.safetensors.index.json"
+    # the workflow's sharded folder has another name here: the only index is used by both loaders
+    prompt = twins.choose_models(template, twins.Settings(), _info([index], v3))
+    assert prompt["7"]["inputs"]["dit_name"] == prompt["8"]["inputs"]["dit_name"] == index
+    # the converter's files: each loader takes its own half when there is one of each
+    converted = ["uniavgen_audio_bf16.safetensors", "uniavgen_video_fp8_e4m3fn.safetensors"]
+    prompt = twins.choose_models(template, twins.Settings(), _info(converted, v3))
+    assert prompt["7"]["inputs"]["dit_name"] == "uniavgen_video_fp8_e4m3fn.safetensors"
+    assert prompt["8"]["inputs"]["dit_name"] == "uniavgen_audio_bf16.safetensors"
+    # bf16 and fp8 video files: which one is the user's choice
+    both = [*converted, "uniavgen_video_bf16.safetensors"]
+    with pytest.raises(twins.TwinError, match="pass --video-dit with one of: uniavgen_video"):
         twins.choose_models(template, twins.Settings(), _info(both, v3))
-    chosen = twins.Settings(models={"dit": "a.safetensors", "weight_dtype": "fp8_e4m3fn"})
+    video = "uniavgen_video_bf16.safetensors"
+    chosen = twins.Settings(models={"video_dit": video, "weight_dtype": "fp8_e4m3fn"})
     prompt = twins.choose_models(template, chosen, _info(both, v3))
-    assert prompt["8"]["inputs"] == {"dit_name": "a.safetensors", "weight_dtype": "fp8_e4m3fn"}
+    assert prompt["7"]["inputs"] == {"dit_name": video, "weight_dtype": "fp8_e4m3fn"}
+    assert prompt["8"]["inputs"]["dit_name"] == "uniavgen_audio_bf16.safetensors"
     with pytest.raises(twins.TwinError, match="--dit 'c.safetensors' is not on this server"):
         twins.choose_models(template, twins.Settings(models={"dit": "c.safetensors"}), _info(both, v3))
 
