@@ -267,7 +267,7 @@ def test_ctrl_c_removes_and_interrupts_only_this_batch(servers, datas, tmp_path)
     assert interrupted, [e["status"] for e in ended]
     for server, name in ((a, "someone_else/on_a"), (b, "someone_else/on_b")):
         (other,) = _ended(server, name)
-        assert other["status"]["status_str"] == "success", other["status"]
+        assert other["status"]["status_str"] == "success", (name, other["status"], server.log()[-3000:])
 
 
 def test_converted_fp8_and_single_files_and_a_server_without_them(servers, datas, tmp_path):
