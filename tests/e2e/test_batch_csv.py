@@ -120,8 +120,15 @@ def test_twelve_rows_three_servers_exactly_once_bad_rows_once_user_files_kept(se
         user_file.write_bytes(b"the user's own face.png")
         user_files.append((user_file, user_file.stat().st_mtime_ns))
     out = tmp_path / "out"
-    summary = run(write_csv(tmp_path / "rows.csv", rows), 0, out, servers)
+    try:
+        summary = run(write_csv(tmp_path / "rows.csv", rows), 0, out, servers)
+        kept = [user_file.read_bytes() == b"the user's own face.png" and user_file.stat().st_mtime_ns == mtime
+                for user_file, mtime in user_files]
+    finally:  # the other tests' prompts read the example face from there
+        for user_file, _ in user_files:
+            shutil.copyfile(SAMPLES / "uniavgen_face.png", user_file)
 
+    assert all(kept)
     assert summary["done"] == 12 and summary["failed"] == 2, summary["failures"]
     assert "nowhere.png" in summary["failures"]["missing"]
     assert "UniAVGenSampler" not in summary["failures"]["unreadable"]  # failed at the image load
@@ -136,8 +143,6 @@ def test_twelve_rows_three_servers_exactly_once_bad_rows_once_user_files_kept(se
         assert (out / f"{row['data_id']}.mp4").is_file()
     check_mp4(out / "clip00.mp4", FRAMES, WIDTH, HEIGHT)
     assert not list(out.glob("*.part"))
-    for user_file, mtime in user_files:
-        assert user_file.read_bytes() == b"the user's own face.png" and user_file.stat().st_mtime_ns == mtime
     for server in servers:
         uploads = list((server.layout.root / "input" / "uniavgen_batch" / batch_id(out)).iterdir())
         assert len([u for u in uploads if u.name.endswith("uniavgen_face.png")]) == 1, uploads
