@@ -179,7 +179,8 @@ class Batch:
         return True
 
     async def _supervise(self, slot: Slot) -> None:
-        """Reconnects a server that dropped, while rows remain."""
+        """Reconnects a server that dropped, while rows remain (one warning per outage, not per try)."""
+        warned = False
         while not slot.unusable and not self._all_settled():
             if slot.server.connected.is_set():
                 self.last_up = time.monotonic()
@@ -188,9 +189,12 @@ class Batch:
             self.progress.server(slot.server.url, "down")
             await self._notify()
             await asyncio.sleep(self.options.reconnect_delay)
-            if await self._bring_up(slot):
+            if await self._bring_up(slot, quiet=warned):
                 log.info("%s answers again: back in use", slot.server.url)
                 self.progress.server(slot.server.url, "idle")
+                warned = False
+            else:
+                warned = True
 
     # -- taking rows --------------------------------------------------------------------------
     def _all_settled(self) -> bool:
@@ -203,13 +207,22 @@ class Batch:
         url = slot.server.url
         urls_up = {s.server.url for s in self.slots if self._usable(s)}
         for job in self.pending:
-            if job.adopt and job.adopt.get("server") in urls_up and job.adopt["server"] != url:
-                continue  # its earlier prompt may still be running there
+            if job.adopt and job.adopt.get("server") != url:
+                if job.adopt.get("server") in urls_up:
+                    continue  # its earlier prompt may still be running there
+                self._give_up_adoption(job)
             if url in job.avoid and urls_up - job.avoid - {url}:
                 continue  # another server that has not failed it is up
             self.pending.remove(job)
             return job
         return None
+
+    def _give_up_adoption(self, job: Job) -> None:
+        """The row runs elsewhere: its earlier prompt is removed from its server when that answers."""
+        for other in self.slots:
+            if other.server.url == job.adopt.get("server"):
+                other.stale.add(job.adopt["prompt_id"])
+        job.adopt = None
 
     async def _take(self, slot: Slot) -> Job | None:
         async with self.changed:

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -168,6 +169,38 @@ def test_a_server_killed_mid_row_hands_the_row_to_another(servers, datas, tmp_pa
     runs = successful_runs(servers, batch_id(out))  # the victim's history died with it
     assert sorted(runs) == [r["data_id"] for r in avg_rows(4)] and all(len(w) == 1 for w in runs.values())
     assert sorted(p.name for p in out.glob("*.mp4")) == [f"{r['data_id']}.mp4" for r in avg_rows(4)]
+
+
+def test_a_server_that_comes_back_is_used_again(servers, datas, tmp_path):
+    """B is down at the start; once A is busy with someone else's long prompts, B starts again and
+    takes the rows left (the long prompts are then removed again)."""
+    a, b = servers[0], servers[1]
+    kill(b)
+    busy: list[str] = []
+    restart = threading.Thread(target=revive, args=([b],))
+
+    def on_event(url: str, kind: str, data_id: str, data: dict) -> None:
+        if url == a.base_url and kind == "execution_start" and not busy:
+            for i in range(6):
+                _, body = a.queue_prompt(tiny_prompt("uniavgen_avg", steps=150, prefix=f"someone_else/{i}"))
+                busy.append(body["prompt_id"])
+            restart.start()
+        elif url == b.base_url and kind == "execution_start" and busy:
+            a.post_json("/queue", {"delete": busy})
+            for prompt_id in busy:
+                a.post_json("/interrupt", {"prompt_id": prompt_id})
+
+    try:
+        summary = run(write_csv(tmp_path / "rows.csv", avg_rows(4)), 0, tmp_path / "out", [a, b],
+                      on_event=on_event)
+    finally:
+        a.post_json("/queue", {"delete": busy})
+        for prompt_id in busy:
+            a.post_json("/interrupt", {"prompt_id": prompt_id})
+        if restart.is_alive():
+            restart.join()
+    assert summary["done"] == 4, summary["failures"]
+    assert summary["servers"][b.base_url]["rows"] >= 1, summary["servers"]
 
 
 def test_client_killed_mid_batch_then_rerun_does_only_what_is_left(servers, datas, tmp_path):
