@@ -23,8 +23,7 @@ from .manifest import Manifest, publish, sha256_file, temporary_path
 from .progress import Progress
 from .rows import Row, RowError, check_row, read_rows
 from .server import Outcome, Refused, Server, ServerDown
-from .twins import CLASSES, ROW_NODES, MODEL_INPUTS, PromptHook, Settings, TwinError, build_prompt, \
-    choose_models, load_twin
+from .twins import ROW_NODES, PromptHook, Settings, TwinError, build_prompt, choose_models, load_twin
 
 log = logging.getLogger("uniavgen.batch")
 EventHook = Callable[[str, str, str, dict], None]   # (server url, event type, data_id, data)
@@ -162,11 +161,14 @@ class Batch:
                 await server.cancel(sorted(slot.stale), sorted(slot.stale))
                 slot.stale.clear()
             if slot.template is None and not slot.unusable:
-                present = {v["class_type"] for v in self.template.values()}
-                classes = {CLASSES[node_id] for node_id, _ in MODEL_INPUTS}
-                info = await server.object_info(classes & present)
+                needed = {v["class_type"] for v in self.template.values()}
+                info = await server.object_info(needed)
+                if needed - set(info):
+                    raise TwinError(f"it lacks the nodes {', '.join(sorted(needed - set(info)))} (is the "
+                                    "UniAVGen pack installed there, and ComfyUI recent enough?)")
                 slot.template = choose_models(self.template, self.settings, info)
         except ServerDown as err:
+            await server.close()  # connected again only when it all worked
             if not quiet:  # at the start, NoServer says it in one line if none answers
                 log.warning("%s", err)
             return False

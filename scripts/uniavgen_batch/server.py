@@ -87,7 +87,11 @@ class Server:
 
     async def get_json(self, path: str) -> dict:
         async with await self._request("GET", path) as resp:
-            return await resp.json(content_type=None)
+            try:
+                return await resp.json(content_type=None)
+            except (ValueError, aiohttp.ClientError) as err:
+                raise ServerDown(f"{self.url}{path} did not answer JSON ({resp.status}): is it ComfyUI? "
+                                 f"({err.__class__.__name__})") from None
 
     async def post_json(self, path: str, payload: dict) -> tuple[int, dict]:
         async with await self._request("POST", path, json=payload) as resp:
@@ -98,6 +102,7 @@ class Server:
                 return resp.status, {"error": text[:300]}
 
     async def object_info(self, classes: set[str]) -> dict:
+        """The classes' /object_info entries; a class the server does not have is left out."""
         info = {}
         for name in sorted(classes):
             info.update(await self.get_json(f"/object_info/{name}"))
