@@ -171,6 +171,33 @@ def test_a_server_killed_mid_row_hands_the_row_to_another(servers, datas, tmp_pa
     assert sorted(p.name for p in out.glob("*.mp4")) == [f"{r['data_id']}.mp4" for r in avg_rows(4)]
 
 
+@pytest.mark.parametrize("retries", [1, 0])
+def test_a_row_interrupted_on_its_server_is_retried_within_bounds(servers, datas, tmp_path, retries):
+    """Someone presses Cancel on server A while our row runs there: a server-side failure, so the
+    row goes to another server, as many times as --retries allows."""
+    a = servers[0]
+    hit: list[str] = []
+
+    def on_event(url: str, kind: str, data_id: str, data: dict) -> None:
+        if url == a.base_url and kind == "progress" and not hit:
+            hit.append(data_id)
+            a.post_json("/interrupt", {})
+
+    out = tmp_path / "out"
+    options = Options(servers=[s.base_url for s in servers], retries=retries)
+    summary = asyncio.run(Batch(write_csv(tmp_path / "rows.csv", avg_rows(3)), 0, Settings(SETTINGS), out,
+                                options, prompt_hook=make_tiny, on_event=on_event, show_progress=False).run())
+
+    assert hit
+    (attempt,) = summary["retried"][hit[0]]
+    assert attempt == {"server": a.base_url, "reason": "interrupted on the server"}
+    if retries:
+        assert summary["done"] == 3 and summary["results"][hit[0]]["server"] != a.base_url
+    else:
+        assert summary["done"] == 2 and summary["failures"][hit[0]].startswith("gave up after 1 attempts")
+    assert summary["servers"][a.base_url]["failures"] == 1
+
+
 def test_a_server_that_comes_back_is_used_again(servers, datas, tmp_path):
     """B is down at the start; once A is busy with someone else's long prompts, B starts again and
     takes the rows left (the long prompts are then removed again)."""
