@@ -153,3 +153,15 @@ def test_server_side_errors_are_told_from_row_errors():
     bad = classify_error({"exception_type": "ValueError", "exception_message": "text cannot be spoken",
                           "node_type": "UniAVGenSpeechText"})
     assert not bad.server_side and "text cannot be spoken" in bad.reason
+
+
+def test_progress_bar_shows_rows_each_servers_step_and_eta(capsys):
+    from uniavgen_batch.progress import Progress
+
+    bar = Progress(4, ["http://a:8188", "http://b:8188"], enabled=True)
+    bar.row_done()
+    bar.step("http://a:8188", "clip01", 3, 20)
+    bar.server("http://b:8188", "down")
+    bar.close()
+    text = capsys.readouterr().err
+    assert "1/4" in text and "s1 clip01 3/20" in text and "s2 down" in text and "<" in text  # ETA
