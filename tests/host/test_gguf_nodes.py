@@ -12,7 +12,7 @@ import torch
 
 from helpers import tiny
 from helpers.node_runner import run
-from helpers.paths import golden_dir, reference_dir
+from helpers.tiny_models import tiny_checkpoint
 from uniavgen_core.checkpoint import is_audio_key, load_audio_dit, load_video_dit, open_checkpoint
 from uniavgen_core.convert import convert
 from uniavgen_core.gguf_write import GGUFTensor, encode, write_gguf
@@ -187,10 +187,10 @@ def _k_quant_blocks(qtype: str, rows: int, cols: int, seed: int) -> np.ndarray:
 
 
 def test_a_k_quant_gguf_with_both_halves_loads_and_runs(pack, tmp_path):
-    """The golden checkpoint's 256-wide layers in Q2_K..Q6_K, the rest F32, both halves in one file."""
+    """The tiny checkpoint's 256-wide layers in Q2_K..Q6_K, the rest F32, both halves in one file."""
     import folder_paths
 
-    source = open_checkpoint(golden_dir() / "checkpoint")
+    source = open_checkpoint(tiny_checkpoint())
     k_types = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
     plan, picked = [], {}
     for key, info in source.tensors.items():
@@ -210,7 +210,7 @@ def test_a_k_quant_gguf_with_both_halves_loads_and_runs(pack, tmp_path):
     folder = tmp_path / "diffusion_models" / "kquant"
     folder.mkdir(parents=True)
     write_gguf(folder / "uniavgen_kquant.gguf", plan, data, {"config": json.dumps(source.config)})
-    (folder / "vocab.txt").symlink_to(reference_dir() / "vocab.txt")
+    (folder / "vocab.txt").symlink_to(tiny_checkpoint() / "vocab.txt")
     folder_paths.add_model_folder_path("diffusion_models", str(tmp_path / "diffusion_models"))
     video_p, audio_p = _load("kquant/uniavgen_kquant.gguf", "kquant/uniavgen_kquant.gguf")
     held = {m.quant_type for p in (video_p, audio_p) for m in p.model.modules()
