@@ -16,7 +16,7 @@ from .tiny_workflows import copy_example_inputs
 
 SAVE_NODE = "15"  # the twins' UniAVGen Save Video
 TINY_CLI = [sys.executable, "-m", "helpers.tiny_batch"]
-CLI_ENV = {"PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "tests"), str(REPO_ROOT / "scripts")])}
+CLI_ENV = {"PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("tests", "scripts", "."))}
 
 
 def host(root: Path) -> HostLayout:

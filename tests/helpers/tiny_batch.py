@@ -1,6 +1,6 @@
 """scripts/batch_csv.py's own CLI with the workflow moved onto the tiny test models.
 
-    PYTHONPATH=tests:scripts python -m helpers.tiny_batch <batch_csv.py arguments>
+    PYTHONPATH=tests:scripts:. python -m helpers.tiny_batch <batch_csv.py arguments>
 """
 
 from __future__ import annotations
