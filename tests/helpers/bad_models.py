@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .paths import golden_dir, reference_dir
+from .paths import golden_dir, place_file, reference_dir
 from .tiny_models import tiny_vocoder_config
 
 INDEX = "diffusion_pytorch_model.safetensors.index.json"
@@ -44,9 +44,9 @@ def _golden_folder(folder: Path, shards: list[str], vocab: Path | None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     source = golden_dir() / "checkpoint"
     for name in [INDEX, "config.json", *shards]:
-        (folder / name).symlink_to(source / name)
+        place_file(folder / name, source / name)
     if vocab is not None:
-        (folder / "vocab.txt").symlink_to(vocab)
+        place_file(folder / "vocab.txt", vocab)
 
 
 def _golden_halves(rel: Path) -> None:

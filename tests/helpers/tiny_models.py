@@ -1,7 +1,7 @@
 """Fills a ComfyUI models folder with the tiny test models: golden DiT checkpoint and a random vocoder.
 
-    models/diffusion_models/uniavgen_tiny/      real folder: links to the golden shards, index,
-                                                config.json, and vocab.txt -> reference vocab
+    models/diffusion_models/uniavgen_tiny/      real folder: hard links (or copies) of the golden shards,
+                                                index, config.json and the reference vocab.txt
     models/vae/uniavgen_tiny_vocoder/           config.json + model.safetensors (tiny BigVGAN)
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from .comfy_server import HostLayout
-from .paths import golden_dir, reference_dir
+from .paths import golden_dir, place_file, reference_dir
 
 DIT_NAME = "uniavgen_tiny"
 VOCODER_NAME = "uniavgen_tiny_vocoder"
@@ -29,8 +29,7 @@ class TinyModels:
 def _link(link: Path, target: Path) -> None:
     if not target.exists():
         raise FileNotFoundError(f"{target} is missing: set UNIAVGEN_GOLDEN_DIR / UNIAVGEN_REFERENCE_DIR")
-    if not link.is_symlink():
-        link.symlink_to(target)
+    place_file(link, target)
 
 
 def link_golden_dit(folder: Path) -> Path:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers.node_runner import DIT_FILE, run
-from helpers.paths import golden_dir, reference_dir
+from helpers.paths import golden_dir, place_file, reference_dir
 
 from .test_node_graphs import parts, reference, sampler_inputs  # noqa: F401
 
@@ -40,7 +40,7 @@ def test_audio_loader_without_vocabulary_names_the_fix(tiny_models, pack, tmp_pa
     folder = tmp_path / "diffusion_models" / "no_vocab"
     folder.mkdir(parents=True)
     for source in (golden_dir() / "checkpoint").iterdir():
-        (folder / source.name).symlink_to(source)
+        place_file(folder / source.name, source)
     folder_paths.add_model_folder_path("diffusion_models", str(tmp_path / "diffusion_models"))
     with pytest.raises(ValueError) as err:
         run(
