@@ -121,7 +121,7 @@ class LongForm(io.ComfyNode):
         log.info("%s: %d windows\n%s", NODE, len(windows), plan)
         encoder = SpeechTextEncoder(audio_dit.model.vocabulary)
         for words in windows:
-            check_vocabulary(encoder, words, language, NODE)
+            check_vocabulary(encoder, words, language, NODE, text_node=NODE)
         fmt = comfy.latent_formats.Wan22()
         pbar = comfy.utils.ProgressBar(len(windows) * steps)
         frames_out, audio_out, inputs, last_frame = [], [], None, None

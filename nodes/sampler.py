@@ -151,8 +151,8 @@ def _setting_problems(*, steps, shift, video_cfg, audio_cfg, macfg_fraction, slg
     if macfg_fraction is not None and not 0.0 <= macfg_fraction <= 1.0:
         problems.append(f"'macfg_fraction' is {macfg_fraction}; it is a fraction of the steps: use 0..1 "
                         "(official 0.5)")
-    if length is not None and (length - 1) % 4:
-        problems.append(f"'length' is {length}; it must be 4k+1 frames (e.g. 81)")
+    if length is not None and (length < 5 or (length - 1) % 4):
+        problems.append(f"'length' is {length}; it must be 4k+1 frames, at least 5 (e.g. 81)")
     if slg_layer is not None and slg_layer < -1:
         problems.append(f"'slg_layer' is {slg_layer}; use -1 or 0 (off) or a layer index")
     return problems

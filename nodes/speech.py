@@ -63,9 +63,9 @@ class SpeechText(io.ComfyNode):
             return EMPTY_TEXT
         if language is not None and language not in LANGUAGES:
             return f"{NODE}: language {language!r} is not supported; choose one of {LANGUAGES}."
-        if text is not None:
+        if text is not None and language is not None:  # a linked language: checked when it runs
             try:
-                check_text(text.strip(), language or "en")
+                check_text(text.strip(), language)
             except ValueError as err:
                 return str(err)
         return True
@@ -77,6 +77,10 @@ class SpeechText(io.ComfyNode):
             raise ValueError(EMPTY_TEXT)
         check_combos(cls, NODE, f"Choose one of {LANGUAGES}.", language=language)
         coverage = check_text(request.text, language)
+        try:
+            check_speech_chars(len(request.reference_text))
+        except LimitError as err:
+            raise ValueError(err.worded(NODE, "reference_text")) from err
         estimate = estimate_speech_seconds(speakable_text(request.text, coverage), language)
         info = f"about {estimate.seconds:.1f} s of speech for a {estimate.window_seconds:.2f} s clip"
         if estimate.likely_too_long:

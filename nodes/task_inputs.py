@@ -24,7 +24,7 @@ _USER_NAMES = {
     "cache_threshold": "step_cache", "latent_frames": "length", "mel_frames": "length",
     "cond_latent": "condition_video", "ref_latent": "reference_image", "ref_mel": "reference_voice",
     "cond_mel": "condition_audio", "t5_context": "positive", "t5_negative": "negative",
-    "neg_speech_ids": "speech (negative)", "speech_ids": "speech",
+    "neg_speech_ids": "speech (negative)", "speech_ids": "speech", "seed": "seed",
 }
 _CORE_NAME = re.compile(r"\b(" + "|".join(sorted(_USER_NAMES, key=len, reverse=True)) + r")\b")
 
@@ -34,13 +34,15 @@ def user_words(err: Exception) -> str:
     return _CORE_NAME.sub(lambda m: f"'{_USER_NAMES[m.group(1)]}'", str(err))
 
 
-def check_vocabulary(encoder: SpeechTextEncoder, text: str, language: str, node: str = NODE) -> None:
-    """Refuse text the checkpoint's vocabulary cannot say at all; log what it drops."""
+def check_vocabulary(encoder: SpeechTextEncoder, text: str, language: str, node: str = NODE,
+                     text_node: str = SPEECH_NODE) -> None:
+    """Refuse text the checkpoint's vocabulary cannot say at all (named on `text_node`'s 'text');
+    log what it drops."""
     try:
         coverage = vocab_coverage(text, encoder.tokens(text, language), encoder.vocab.__contains__, language)
         require_speakable(coverage)
     except UnspeakableText as err:
-        raise ValueError(f"{SPEECH_NODE}: 'text' {err} with this checkpoint's vocabulary. Type words in "
+        raise ValueError(f"{text_node}: 'text' {err} with this checkpoint's vocabulary. Type words in "
                          "the chosen language, or set 'language' to match the text.") from err
     except ImportError as err:
         raise ValueError(f"{node}: 'speech' {err}") from err
