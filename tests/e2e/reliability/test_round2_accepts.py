@@ -8,8 +8,10 @@ from helpers.server_watch import run_ok, saved_files
 
 def test_unspeakable_characters_are_reported_in_the_info_output(rel_server):
     prompt = {
-        "speech": {"class_type": "UniAVGenSpeechText",
-                   "inputs": {"text": "Hello 😀 there 你好", "language": "en", "reference_text": ""}},
+        "speech": {
+            "class_type": "UniAVGenSpeechText",
+            "inputs": {"text": "Hello 😀 there 你好", "language": "en", "reference_text": ""},
+        },
         "prev": {"class_type": "PreviewAny", "inputs": {"source": ["speech", 1]}},
     }
     entry = run_ok(rel_server, prompt, timeout=60)
@@ -27,10 +29,15 @@ def test_the_largest_schema_seed_runs(rel_server):
 
 def test_same_prefix_twice_never_overwrites(rel_server):
     prompt = {
-        "img": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 2, "color": 0}},
+        "img": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 64, "height": 64, "batch_size": 2, "color": 0},
+        },
         "mux": {"class_type": "CreateVideo", "inputs": {"images": ["img", 0], "fps": 16.0}},
-        "save": {"class_type": "UniAVGenSaveVideo",
-                 "inputs": {"video": ["mux", 0], "filename_prefix": " twice/clip ", "crf": 23}},
+        "save": {
+            "class_type": "UniAVGenSaveVideo",
+            "inputs": {"video": ["mux", 0], "filename_prefix": " twice/clip ", "crf": 23},
+        },
     }
     first = saved_files(rel_server, run_ok(rel_server, prompt, timeout=60))[0]
     prompt["img"]["inputs"]["color"] = 255  # a different clip, so ComfyUI's cache does not skip the run
