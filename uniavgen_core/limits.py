@@ -12,7 +12,7 @@ these numbers (the README's troubleshooting section repeats them):
   is prepended to the clip's own audio, so it may be at most REFERENCE_VOICE_SECONDS long (longer
   voices only slow every step: attention over the mel is quadratic). Sample rates outside
   4 kHz..384 kHz are not speech recordings and make the polyphase resampler's filter huge; more
-  than 16 channels is not a recording of one voice.
+  than 16 channels is not a recording of one voice; under 0.1 s holds no syllable.
 * Level: a peak below MIN_PEAK (-80 dBFS) is silence plus noise; scaling it to full level would
   amplify float round-off (and a subnormal peak divides into inf).
 * Speech text: one clip speaks at most MAX_SPEECH_CHARS characters (20 s at the fastest natural
@@ -36,6 +36,7 @@ MIN_SAMPLE_RATE = 4_000
 MAX_SAMPLE_RATE = 384_000
 MAX_CHANNELS = 16
 MIN_PEAK = 1e-4                                         # -80 dBFS
+MIN_AUDIO_SECONDS = 0.1                                 # shorter holds no syllable (the mel needs 16 ms)
 MAX_SPEECH_CHARS = 1000
 MAX_WINDOWS = 48
 
@@ -93,6 +94,10 @@ def check_audio_shape(channels: int, samples: int, rate: int, *, max_seconds: fl
             f"has {channels} channels", f"1..{MAX_CHANNELS} channels are read (mixed to mono)",
             "Connect a mono or stereo recording of the voice."))
     seconds = samples / rate
+    if seconds < MIN_AUDIO_SECONDS:
+        raise LimitError(Problem(
+            f"lasts {seconds:.3f} s", f"a {role} needs at least {MIN_AUDIO_SECONDS:g} s of speech",
+            "Connect a longer recording of speech."))
     if seconds > max_seconds:
         raise LimitError(Problem(
             f"lasts {seconds:.2f} s", f"a {role} may last at most {max_seconds:.2f} s",
