@@ -41,5 +41,5 @@ def contained(folder: Path, name: object, what: str) -> Path:
             return folder / name
         why = "leads out of the folder (through a symbolic link)"
     shown = name if len(name) <= 80 else name[:60] + "..."
-    raise OutsideFolderError(f"{what} {shown!r} {why}; a model may only use files inside its own folder "
-                             f"({folder}). It was not opened")
+    raise OutsideFolderError(f"{what} {shown!r}, which {why}; a model may only use files inside its own "
+                             f"folder ({folder}). It was not opened")

@@ -99,7 +99,8 @@ def test_audio_to_mel_any_audio_works_or_is_named(pack, samples, rate, channels,
         assert message.startswith("UniAVGen Audio To Mel: 'audio'"), message
         assert any(f in message for f in ("connect a recording of speech", "Re-export the audio",
                                           "Connect a mono or stereo", "Trim it to",
-                                          "Connect an audible recording", "Connect a longer recording")), message
+                                          "Connect an audible recording",
+                                          "Connect a longer recording")), message
         return
     assert mel.mel.ndim == 2 and mel.mel.shape[1] == 80 and mel.frames > 0
     assert torch.isfinite(mel.mel).all()
