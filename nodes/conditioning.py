@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import torch
 from comfy_api.latest import io
 
 from ..uniavgen_core.geometry import latent_frames
+from ..uniavgen_core.limits import MAX_CLIP_SECONDS, REFERENCE_VOICE_SECONDS, LimitError, check_audio_shape, \
+    check_frame_size
 from ..uniavgen_core.mel import MelSpectrogram
 from ..uniavgen_core.waveform import SAMPLE_RATE, prepare_speech
+from .combos import check_combos, combo_problem
 from .imaging import resize_images
 from .io_types import Mel
 from .payloads import MelClip, MelRole
@@ -23,6 +27,12 @@ MIN_SIDE = 32
 # The official rule's effective short side: ceil32(720).
 OFFICIAL_SHORT_SIDE_PX = 736
 _MEL = MelSpectrogram()
+_ROLES = [MelRole.REFERENCE_VOICE.value, MelRole.CONDITION_AUDIO.value]
+# Checked on the raw clip, before resampling: a reference voice is prepended to the clip's audio.
+_MAX_SECONDS = {MelRole.REFERENCE_VOICE: REFERENCE_VOICE_SECONDS, MelRole.CONDITION_AUDIO: MAX_CLIP_SECONDS}
+_USE_AS_FIX = "Pick reference_voice (a voice to clone) or condition_audio (speech to animate)."
+_ROLE_WORDS = {MelRole.REFERENCE_VOICE: "reference voice", MelRole.CONDITION_AUDIO: "condition audio "
+                                                                                   "(one clip)"}
 
 
 def _encode(vae, pixels: torch.Tensor) -> torch.Tensor:
@@ -101,6 +111,9 @@ class ConditionVideo(io.ComfyNode):
         if (length - 1) % 4:
             raise ValueError(f"{cls.NODE}: 'length' {length} is not 4k+1 (e.g. 81); the Wan 2.2 VAE packs "
                              "4 frames per latent after the first.")
+        if not (math.isfinite(fps) and fps > 0):
+            raise ValueError(f"{cls.NODE}: 'fps' is {fps}; it must be the input video's frame rate (> 0). "
+                             "Connect GetVideoComponents' fps output, or type the video's rate (e.g. 25).")
         _check_size(cls.NODE, "images", images, short_side)
         picked = _resample_frames(cls.NODE, images, fps, length)
         resized = resize_images(picked, short_side)
@@ -139,6 +152,10 @@ def _check_size(node: str, name: str, images: torch.Tensor, short_side: int) -> 
         raise ValueError(f"{node}: 'short_side' {short_side} is not a multiple of 32; use e.g. "
                          f"{short_side // 32 * 32 or 32} or {short_side // 32 * 32 + 32} "
                          f"(official {OFFICIAL_SHORT_SIDE_PX}).")
+    try:
+        check_frame_size(int(w), int(h), short_side)
+    except LimitError as err:
+        raise ValueError(err.worded(node, name)) from err
 
 
 def _audio_problem(waveform: torch.Tensor) -> str:
@@ -166,7 +183,7 @@ class AudioToMel(io.ComfyNode):
             inputs=[
                 io.Audio.Input("audio", tooltip="Speech audio (e.g. from LoadAudio)."),
                 io.Combo.Input("use_as",
-                               options=[MelRole.REFERENCE_VOICE.value, MelRole.CONDITION_AUDIO.value],
+                               options=_ROLES,
                                default=MelRole.REFERENCE_VOICE.value,
                                tooltip="reference_voice: a voice to clone (connect to the sampler's "
                                        "reference_voice; give its transcript in Speech Text). "
@@ -176,12 +193,23 @@ class AudioToMel(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, use_as: str | None = None) -> bool | str:
+        return combo_problem(cls, cls.NODE, _USE_AS_FIX, use_as=use_as) or True
+
+    @classmethod
     def execute(cls, audio: dict, use_as: str) -> io.NodeOutput:
         waveform, rate = audio["waveform"], int(audio["sample_rate"])
         if waveform.ndim != 3 or waveform.shape[0] != 1:
             raise ValueError(f"{cls.NODE}: 'audio' must hold one clip [1, channels, samples], got "
                              f"{tuple(waveform.shape)}. Split batches before this node.")
+        check_combos(cls, cls.NODE, _USE_AS_FIX, use_as=use_as)
         role = MelRole(use_as)
+        try:
+            check_audio_shape(int(waveform.shape[1]), int(waveform.shape[-1]), rate,
+                              max_seconds=_MAX_SECONDS[role], role=_ROLE_WORDS[role])
+        except LimitError as err:
+            raise ValueError(err.worded(cls.NODE, "audio", f" ({rate} Hz, {waveform.shape[1]} channels, "
+                                                           f"{waveform.shape[-1]} samples)")) from err
         problem = _audio_problem(waveform)
         if problem:
             raise ValueError(f"{cls.NODE}: 'audio' ({rate} Hz, {waveform.shape[-1]} samples) {problem}; "

@@ -10,24 +10,28 @@ import comfy.utils
 import torch
 from comfy_api.latest import io
 
+from ..uniavgen_core.limits import LimitError, check_windows
 from ..uniavgen_core.long_form import continuation, join_windows, plan_windows
 from ..uniavgen_core.mel import MelSpectrogram
-from ..uniavgen_core.sampler import SamplerError, SamplerSettings, sample
+from ..uniavgen_core.sampler import NonFiniteError, SamplerError, SamplerSettings, sample
 from ..uniavgen_core.speech_rate import WINDOW_SECONDS
 from ..uniavgen_core.tasks import Task
 from ..uniavgen_core.text import SpeechTextEncoder
 from ..uniavgen_core.waveform import SAMPLE_RATE, prepare_speech
 from .attention import install_attention
+from .combos import check_combos, combo_problem
 from .io_types import AudioDiT, Mel, VideoDiT, Vocoder
 from .patching import load_exclusively
-from .payloads import MelClip, SpeechRequest
+from .payloads import MelClip, MelRole, SpeechRequest
 from .sampler import UniAVGenSampler
-from .task_inputs import build_task_inputs
-from .vocoder import fit_length
+from .task_inputs import build_task_inputs, check_vocabulary, user_words
+from .vocoder import check_finite_wave, fit_length
 
 log = logging.getLogger(__name__)
 NODE = "UniAVGen Long-form"
 FRAMES = 81  # one released window: 81 frames at 16 fps
+LANGUAGES = ["en", "zh"]
+SEEDS = 2**64  # window n uses seed + n, wrapped into the range the schema allows
 _MEL = MelSpectrogram()
 
 
@@ -62,7 +66,7 @@ class LongForm(io.ComfyNode):
                 io.String.Input("text", multiline=True, default="",
                                 tooltip="Everything the person says. It is split at sentence and clause "
                                         "ends into windows that fit 5.06 s each."),
-                io.Combo.Input("language", options=["en", "zh"], default="en",
+                io.Combo.Input("language", options=LANGUAGES, default="en",
                                tooltip="en: English. zh: Chinese (pinyin; needs pypinyin and jieba)."),
                 io.Float.Input("window_seconds", default=round(WINDOW_SECONDS * 0.9, 2), min=1.0,
                                max=WINDOW_SECONDS, step=0.1,
@@ -84,6 +88,10 @@ class LongForm(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, language: str | None = None) -> bool | str:
+        return combo_problem(cls, NODE, f"Choose one of {LANGUAGES}.", language=language) or True
+
+    @classmethod
     def execute(cls, video_dit, audio_dit, vocoder, vae, positive, negative, reference_image: dict,
                 text: str, language: str, window_seconds: float, length: int, seed: int, steps: int,
                 shift: float,
@@ -94,20 +102,29 @@ class LongForm(io.ComfyNode):
             raise ValueError(f"{NODE}: 'length' {length} must be 4k+1 frames and hold 'window_seconds' "
                              f"{window_seconds} s of speech ({length / 16:.2f} s); e.g. length 81 with "
                              "4.5 s.")
+        check_combos(cls, NODE, f"Choose one of {LANGUAGES}.", language=language)
         try:
             windows = [w.strip() for w in plan_windows(text, language, window_seconds)]
+            check_windows(len(windows))  # before any sampling: each window is a whole run
+        except LimitError as err:
+            raise ValueError(err.worded(NODE, "text")) from err
+        except ValueError as err:
+            raise ValueError(f"{NODE}: 'text' {err}") from err
+        try:
             settings = [SamplerSettings(steps=steps, shift=shift, video_cfg=video_cfg,
                                         audio_cfg=audio_cfg, macfg_fraction=macfg_fraction,
-                                        slg_layer=slg_layer, seed=seed + n, batched_cfg=batched_cfg)
+                                        slg_layer=slg_layer, seed=(seed + n) % SEEDS, batched_cfg=batched_cfg)
                         for n in range(len(windows))]
-        except (ValueError, SamplerError) as err:
-            raise ValueError(f"{NODE}: {err}") from err
+        except SamplerError as err:
+            raise ValueError(f"{NODE}: {user_words(err)}") from err
         plan = "\n".join(f"window {n + 1}: {w}" for n, w in enumerate(windows))
         log.info("%s: %d windows\n%s", NODE, len(windows), plan)
         encoder = SpeechTextEncoder(audio_dit.model.vocabulary)
+        for words in windows:
+            check_vocabulary(encoder, words, language, NODE, text_node=NODE)
         fmt = comfy.latent_formats.Wan22()
         pbar = comfy.utils.ProgressBar(len(windows) * steps)
-        frames_out, audio_out, inputs = [], [], None
+        frames_out, audio_out, inputs, last_frame = [], [], None, None
         for n, words in enumerate(windows):
             load_exclusively([video_dit, audio_dit])
             device = video_dit.load_device
@@ -120,23 +137,32 @@ class LongForm(io.ComfyNode):
                     reference_voice=reference_voice, condition_audio=None, condition_video=None,
                     length=length, device=device)
             else:
-                last = vae.encode(frames_out[-1][-1:, :, :, :3])  # k = 1: the last frame as an image
+                last = vae.encode(last_frame[..., :3])  # k = 1: the last frame as an image (full precision)
                 voice = _MEL(prepare_speech(audio_out[-1], SAMPLE_RATE, reference=True))
                 speech = encoder.encode_for_task(words, language, Task.CONTINUE,
                                                  reference_text=windows[n - 1])
                 inputs = continuation(inputs, cond_latent=fmt.process_in(last.float()).to(device),
                                       voice_mel=voice.to(device), speech=speech)
             install_attention(video_dit.model, audio_dit.model, device)
-            result = sample(video_dit.model, audio_dit.model, inputs, settings[n],
-                            callback=_progress(pbar, n * steps))
+            try:
+                result = sample(video_dit.model, audio_dit.model, inputs, settings[n],
+                                callback=_progress(pbar, n * steps))
+            except NonFiniteError as err:
+                raise ValueError(f"{NODE}: window {n + 1}: {user_words(err)}.") from err
             # decode now, on the CPU side: finished windows keep no DiT activations alive
-            frames_out.append(_decode_frames(vae, fmt.process_out(result.decode_video.float())))
+            frames = _decode_frames(vae, fmt.process_out(result.decode_video.float()))
             mm.load_models_gpu([vocoder])
-            mel = result.decode_audio[0].float().to(vocoder.load_device)
-            wave = vocoder.model.decode(mel).float().cpu().reshape(1, 1, -1)
-            audio_out.append(fit_length(wave, frames_out[-1].shape[0] * SAMPLE_RATE // 16)[0, 0])
+            mel = result.decode_audio[0].float()
+            wave = vocoder.model.decode(mel.to(vocoder.load_device)).float().cpu().reshape(1, 1, -1)
+            check_finite_wave(NODE, wave, MelClip(mel=mel, role=MelRole.GENERATED))
+            audio_out.append(fit_length(wave, frames.shape[0] * SAMPLE_RATE // 16)[0, 0])
+            last_frame = frames[-1:].clone()
+            # finished windows are kept as 8-bit frames (a quarter of float32); the join converts back
+            frames_out.append(to_uint8_frames(frames))
+            del frames
             mm.throw_exception_if_processing_interrupted()
         images, wave = join_windows(frames_out, audio_out)
+        images = images.float().div_(255.0)
         audio = {"waveform": wave.reshape(1, 1, -1), "sample_rate": SAMPLE_RATE}
         return io.NodeOutput(images, audio, plan, ui={"text": [plan]})
 
@@ -148,6 +174,14 @@ def _progress(pbar: comfy.utils.ProgressBar, offset: int):
         pbar.update_absolute(offset + step)
 
     return callback
+
+
+def to_uint8_frames(frames: torch.Tensor) -> torch.Tensor:
+    """IMAGE [F, H, W, C] in 0..1 -> uint8 0..255; refuses NaN/inf (a black window otherwise)."""
+    if not torch.isfinite(frames).all():
+        raise ValueError(f"{NODE}: the VAE decoded NaN/inf pixels; check the 'vae' (use the Wan 2.2 VAE) "
+                         "and its weights.")
+    return frames.clamp(0.0, 1.0).mul(255.0).round_().to(torch.uint8)
 
 
 def _decode_frames(vae, latent: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ from comfy_api.latest import io
 
 from ..uniavgen_core.config import ConfigError, check_pair
 from ..uniavgen_core.geometry import VIDEO_FPS, pixel_frames
-from ..uniavgen_core.sampler import SamplerError, SamplerSettings, sample
+from ..uniavgen_core.sampler import NonFiniteError, SamplerError, SamplerSettings, sample
 from ..uniavgen_core.text import SpeechTextEncoder
 from ..uniavgen_core.waveform import SAMPLE_RATE
 from .attention import install_attention
@@ -15,7 +15,7 @@ from .io_types import AudioDiT, Mel, Speech, VideoDiT
 from .patching import load_exclusively
 from .payloads import MelClip, MelRole
 from .progress import step_callback
-from .task_inputs import NODE, TASK_TABLE, build_task_inputs, choose_task
+from .task_inputs import NODE, TASK_TABLE, build_task_inputs, choose_task, user_words
 
 MAX_STEPS = 1000
 
@@ -110,6 +110,12 @@ class UniAVGenSampler(io.ComfyNode):
         except ConfigError as err:
             raise ValueError(f"{NODE}: 'video_dit' and 'audio_dit' do not fit together ({err}): they come "
                              "from different checkpoints. Give both loaders the same 'dit_name'.") from err
+        try:
+            settings = SamplerSettings(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
+                                       macfg_fraction=macfg_fraction, slg_layer=slg_layer, seed=seed,
+                                       batched_cfg=batched_cfg, cache_threshold=step_cache)
+        except SamplerError as err:
+            raise ValueError(f"{NODE}: {user_words(err)}") from err
         task = choose_task(reference_voice, condition_audio, condition_video)
         load_exclusively([video_dit, audio_dit])
         device = video_dit.load_device
@@ -118,15 +124,12 @@ class UniAVGenSampler(io.ComfyNode):
                                    negative=negative, reference_image=reference_image,
                                    reference_voice=reference_voice, condition_audio=condition_audio,
                                    condition_video=condition_video, length=length, device=device)
-        try:
-            settings = SamplerSettings(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
-                                       macfg_fraction=macfg_fraction, slg_layer=slg_layer, seed=seed,
-                                       batched_cfg=batched_cfg, cache_threshold=step_cache)
-        except SamplerError as err:
-            raise ValueError(f"{NODE}: {err}") from err
         install_attention(video_dit.model, audio_dit.model, device)
-        result = sample(video_dit.model, audio_dit.model, inputs, settings,
-                        callback=step_callback(steps, device))
+        try:
+            result = sample(video_dit.model, audio_dit.model, inputs, settings,
+                            callback=step_callback(steps, device))
+        except NonFiniteError as err:
+            raise ValueError(f"{NODE}: {user_words(err)}.") from err
         video = comfy.latent_formats.Wan22().process_out(result.decode_video.float()).cpu()
         samples = pixel_frames(inputs.latent_frames) * SAMPLE_RATE // VIDEO_FPS
         mel = MelClip(mel=result.decode_audio[0].float().cpu(), role=MelRole.GENERATED, num_samples=samples)
@@ -148,8 +151,8 @@ def _setting_problems(*, steps, shift, video_cfg, audio_cfg, macfg_fraction, slg
     if macfg_fraction is not None and not 0.0 <= macfg_fraction <= 1.0:
         problems.append(f"'macfg_fraction' is {macfg_fraction}; it is a fraction of the steps: use 0..1 "
                         "(official 0.5)")
-    if length is not None and (length - 1) % 4:
-        problems.append(f"'length' is {length}; it must be 4k+1 frames (e.g. 81)")
+    if length is not None and (length < 5 or (length - 1) % 4):
+        problems.append(f"'length' is {length}; it must be 4k+1 frames, at least 5 (e.g. 81)")
     if slg_layer is not None and slg_layer < -1:
         problems.append(f"'slg_layer' is {slg_layer}; use -1 or 0 (off) or a layer index")
     return problems

@@ -11,7 +11,8 @@ import torch
 from comfy.cli_args import args
 from comfy_api.latest import io, ui
 
-from ..uniavgen_core.video_io import DEFAULT_CRF, MAX_CRF, SoundTrack, VideoWriteError, write_mp4
+from ..uniavgen_core.video_io import (DEFAULT_CRF, MAX_CRF, SoundTrack, VideoWriteError,
+                                     check_filename_prefix, write_mp4)
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,27 @@ class SaveVideo(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, filename_prefix: str | None = None) -> bool | str:
+        if filename_prefix is None:  # linked: checked when it runs
+            return True
+        try:
+            check_filename_prefix(filename_prefix)
+        except VideoWriteError as err:
+            return cls._prefix_message(filename_prefix, err)
+        return True
+
+    @classmethod
+    def _prefix_message(cls, prefix, err: Exception) -> str:
+        text = str(prefix)
+        shown = repr(text) if len(text) <= 60 else repr(text[:40]) + f"... ({len(text)} chars)"
+        return f"{cls.NODE}: 'filename_prefix' {shown} {err}."
+
+    @classmethod
     def execute(cls, video, filename_prefix: str, crf: int) -> io.NodeOutput:
+        try:  # first: a bad name must not leave or replace any file
+            filename_prefix = check_filename_prefix(filename_prefix)
+        except VideoWriteError as err:
+            raise ValueError(cls._prefix_message(filename_prefix, err)) from err
         parts = video.get_components()
         images: torch.Tensor = parts.images
         height, width = int(images.shape[1]), int(images.shape[2])
@@ -69,6 +90,10 @@ class SaveVideo(io.ComfyNode):
                       on_chunk=mm.throw_exception_if_processing_interrupted)
         except VideoWriteError as err:
             raise ValueError(f"{cls.NODE}: 'video' cannot be saved: {err}") from err
+        except OSError as err:  # the file system's own limits: say which name and why
+            raise ValueError(f"{cls.NODE}: 'filename_prefix' {filename_prefix!r} cannot be written in the "
+                             f"output folder ({err.strerror or err}); choose a shorter or plainer name."
+                             ) from err
         return io.NodeOutput(ui=ui.PreviewVideo([ui.SavedResult(file, subfolder, io.FolderType.output)]))
 
     @classmethod

@@ -4,13 +4,31 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..uniavgen_core.limits import LimitError, check_speech_chars
+from ..uniavgen_core.speakable import UnspeakableText, require_speakable, script_coverage, speakable_text
 from ..uniavgen_core.speech_rate import estimate_speech_seconds
+from .combos import check_combos
 from .io_types import Speech
 from .payloads import SpeechRequest
 
 NODE = "UniAVGen Speech Text"
 LANGUAGES = ["en", "zh"]
 EMPTY_TEXT = f"{NODE}: 'text' is empty. Type the words the person should say."
+
+
+def check_text(text: str, language: str):
+    """Length bound and speakability of the text; ValueError worded for this node's 'text'."""
+    try:
+        check_speech_chars(len(text))
+        coverage = script_coverage(text, language)
+        require_speakable(coverage)
+    except LimitError as err:
+        raise ValueError(err.worded(NODE, "text")) from err
+    except UnspeakableText as err:
+        fix = ("Set 'language' to 'zh'." if coverage.suggested_language == "zh"
+               else "Type the words in letters (emoji and symbols are not spoken).")
+        raise ValueError(f"{NODE}: 'text' {err}. {fix}") from err
+    return coverage
 
 
 class SpeechText(io.ComfyNode):
@@ -45,6 +63,11 @@ class SpeechText(io.ComfyNode):
             return EMPTY_TEXT
         if language is not None and language not in LANGUAGES:
             return f"{NODE}: language {language!r} is not supported; choose one of {LANGUAGES}."
+        if text is not None and language is not None:  # a linked language: checked when it runs
+            try:
+                check_text(text.strip(), language)
+            except ValueError as err:
+                return str(err)
         return True
 
     @classmethod
@@ -52,7 +75,13 @@ class SpeechText(io.ComfyNode):
         request = SpeechRequest(text=text.strip(), language=language, reference_text=reference_text.strip())
         if not request.text:  # a linked text was not checked by validate_inputs
             raise ValueError(EMPTY_TEXT)
-        estimate = estimate_speech_seconds(request.text, language)
+        check_combos(cls, NODE, f"Choose one of {LANGUAGES}.", language=language)
+        coverage = check_text(request.text, language)
+        try:
+            check_speech_chars(len(request.reference_text))
+        except LimitError as err:
+            raise ValueError(err.worded(NODE, "reference_text")) from err
+        estimate = estimate_speech_seconds(speakable_text(request.text, coverage), language)
         info = f"about {estimate.seconds:.1f} s of speech for a {estimate.window_seconds:.2f} s clip"
         if estimate.likely_too_long:
             info = (f"WARNING: about {estimate.seconds:.1f} s of speech "
@@ -61,4 +90,6 @@ class SpeechText(io.ComfyNode):
                     "rushed or cut. Shorten the text or split it over several clips.")
         elif estimate.seconds > estimate.window_seconds:
             info += " (tight: it will be spoken fast)"
+        if coverage.describe():
+            info = f"WARNING: {coverage.describe()}. {info}"
         return io.NodeOutput(request, info, ui={"text": [info]})

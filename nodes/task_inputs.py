@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import comfy.latent_formats
 import torch
 
 from ..uniavgen_core.geometry import latent_frames, mel_frames, mel_seconds, pixel_frames
 from ..uniavgen_core.tasks import Task, TaskInputError, TaskInputs
+from ..uniavgen_core.speakable import UnspeakableText, require_speakable, vocab_coverage
 from ..uniavgen_core.text import SpeechTextEncoder
 from .caption import caption_context
 from .payloads import MelClip, MelRole, SpeechRequest
 
 NODE = "UniAVGen Sampler"
+SPEECH_NODE = "UniAVGen Speech Text"
+log = logging.getLogger(__name__)
+
+# Core argument names -> the ids of the inputs the user sees on the sampler.
+_USER_NAMES = {
+    "cache_threshold": "step_cache", "latent_frames": "length", "mel_frames": "length",
+    "cond_latent": "condition_video", "ref_latent": "reference_image", "ref_mel": "reference_voice",
+    "cond_mel": "condition_audio", "t5_context": "positive", "t5_negative": "negative",
+    "neg_speech_ids": "speech (negative)", "speech_ids": "speech", "seed": "seed",
+}
+_CORE_NAME = re.compile(r"\b(" + "|".join(sorted(_USER_NAMES, key=len, reverse=True)) + r")\b")
+
+
+def user_words(err: Exception) -> str:
+    """A core error's text with its argument names replaced by the node's input ids."""
+    return _CORE_NAME.sub(lambda m: f"'{_USER_NAMES[m.group(1)]}'", str(err))
+
+
+def check_vocabulary(encoder: SpeechTextEncoder, text: str, language: str, node: str = NODE,
+                     text_node: str = SPEECH_NODE) -> None:
+    """Refuse text the checkpoint's vocabulary cannot say at all (named on `text_node`'s 'text');
+    log what it drops."""
+    try:
+        coverage = vocab_coverage(text, encoder.tokens(text, language), encoder.vocab.__contains__, language)
+        require_speakable(coverage)
+    except UnspeakableText as err:
+        raise ValueError(f"{text_node}: 'text' {err} with this checkpoint's vocabulary. Type words in "
+                         "the chosen language, or set 'language' to match the text.") from err
+    except ImportError as err:
+        raise ValueError(f"{node}: 'speech' {err}") from err
+    if coverage.unknown_count:
+        log.warning("%s: %s", node, coverage.describe())
 
 TASK_TABLE = (
     "Task by connected inputs: nothing optional -> joint audio+video (AVG); reference_voice -> joint "
@@ -83,6 +119,7 @@ def build_task_inputs(*, task: Task, speech: SpeechRequest, encoder: SpeechTextE
             f"({condition_audio.frames} mel frames), longer than the clip's "
             f"{mel_seconds(mel_frames(frames)):.2f} s "
             f"('length' {pixel_frames(frames)} frames at 16 fps). Trim the audio or raise 'length' (4k+1).")
+    check_vocabulary(encoder, speech.text, speech.language)
     try:
         texts = encoder.encode_for_task(speech.text, speech.language, int(task),
                                         speech.reference_text if task is Task.RAVG else None)
@@ -105,4 +142,4 @@ def build_task_inputs(*, task: Task, speech: SpeechRequest, encoder: SpeechTextE
             latent_frames=frames,
         )
     except TaskInputError as err:
-        raise ValueError(f"{NODE}: {err}") from err
+        raise ValueError(f"{NODE}: {user_words(err)}") from err

@@ -13,6 +13,7 @@ from comfy_api.latest import io
 
 from ..uniavgen_core.vocoder import load_vocoder
 from ..uniavgen_core.vocoder_files import VocoderLoadError
+from .combos import check_combos, combo_problem
 from .io_types import Mel, Vocoder
 from .patching import new_patcher
 from .payloads import MelClip
@@ -23,6 +24,8 @@ VOCODER_FOLDER = "uniavgen_vocoders"
 RELEASED_FOLDER = "code2wav_bigvgan_model"
 # Files in the shared `vae` folder are offered only when their name says they are vocoders.
 _VAE_HINTS = ("vocoder", "bigvgan", "vocos", "code2wav")
+_MISSING_FIX = (f"Put the released {RELEASED_FOLDER} folder in models/{VOCODER_FOLDER}, refresh the node "
+                "list (press R) and pick it.")
 
 
 def register_vocoder_folder() -> None:
@@ -79,7 +82,12 @@ class LoadVocoder(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, vocoder_name: str | None = None) -> bool | str:
+        return combo_problem(cls, cls.NODE, _MISSING_FIX, vocoder_name=vocoder_name) or True
+
+    @classmethod
     def execute(cls, vocoder_name: str) -> io.NodeOutput:
+        check_combos(cls, cls.NODE, _MISSING_FIX, vocoder_name=vocoder_name)
         path = _candidates().get(vocoder_name)
         if path is None:
             raise ValueError(f"{cls.NODE}: vocoder {vocoder_name!r} was not found. Put the released "
@@ -118,10 +126,24 @@ class VocoderDecode(io.ComfyNode):
                 wave = model.decode(mel.mel.to(vocoder.load_device)).float().cpu()  # [1, 240*T]
         except ValueError as err:
             raise ValueError(f"{cls.NODE}: 'mel' {err}") from err
+        check_finite_wave(cls.NODE, wave, mel)
         wave = wave.reshape(1, 1, -1)
         if mel.num_samples is not None:
             wave = fit_length(wave, mel.num_samples)
         return io.NodeOutput({"waveform": wave, "sample_rate": model.sample_rate})
+
+
+def check_finite_wave(node: str, wave: torch.Tensor, mel: MelClip) -> None:
+    """NaN/inf out of the vocoder: say whether the mel or the vocoder's weights brought it."""
+    bad = int((~torch.isfinite(wave)).sum())
+    if not bad:
+        return
+    if not torch.isfinite(mel.mel).all():
+        cause = ("the 'mel' itself holds NaN/inf (the sampler's output): check the DiT weights, or use "
+                 "weight_dtype 'default' if fp8 overflowed")
+    else:
+        cause = "the mel is finite, so the vocoder's weights hold NaN/inf: re-download the vocoder"
+    raise ValueError(f"{node}: the decoded audio holds {bad} NaN/inf samples; {cause}.")
 
 
 def fit_length(wave: torch.Tensor, samples: int) -> torch.Tensor:

@@ -25,6 +25,8 @@ from .config import ConfigError, infer_audio_config, infer_video_config
 from .gguf_dequant import dequantize
 from .gguf_file import is_gguf, read_blocks, read_gguf_header
 from .model.audio import AudioDiT
+from .model_kinds import other_model
+from .model_paths import OutsideFolderError, contained
 from .model.ops import no_init_ops
 from .model.quant_ops import attach_quantised, gguf_ops
 from .model.video import VideoDiT, resolve_compute_dtype
@@ -44,6 +46,7 @@ AUDIO_KEYS = ("audio_padding",)
 STRIPPED_PREFIXES = ("model.diffusion_model.", "diffusion_model.")
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl")
 _LIST_LIMIT = 12
+MAX_JSON_BYTES = 64 << 20  # an index or config.json is kilobytes; anything this large is another file
 
 
 def is_audio_key(key: str) -> bool:
@@ -63,34 +66,81 @@ class CheckpointSource:
         return {k: self.tensors[k].shape for k in keys}
 
 
+def _json_text(path: Path, what: str, fix: str) -> object:
+    """Parsed JSON of a small model file; CheckpointError naming the file (never echoing its bytes)."""
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise CheckpointError(f"{path} is {path.stat().st_size} bytes, too large for {what}; {fix}")
+        raw = path.read_bytes()
+    except OSError as e:
+        raise CheckpointError(f"{path} cannot be read ({e.strerror or type(e).__name__}); {fix}") from None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CheckpointError(f"{path} is not text (not UTF-8), so it is not {what}; {fix}") from None
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}), "
+                              f"so it is not {what}; {fix}") from None
+
+
+_CONFIG_FIX = "re-download config.json with the checkpoint, or delete it (the shapes say enough)"
+
+
 def _config_json(folder: Path, metadata: Mapping[str, str]) -> dict:
     """The WanModel config: config.json in the folder, else a `config` entry of the file metadata."""
     candidate = folder / "config.json"
-    try:
-        if candidate.is_file():
-            return json.loads(candidate.read_text(encoding="utf-8"))
-        if "config" in metadata:
-            return json.loads(metadata["config"])
-    except (OSError, json.JSONDecodeError) as e:
-        log.warning("ignoring unreadable model config beside %s: %s", folder, e)
-    return {}
+    if candidate.is_file():
+        config = _json_text(candidate, "a model config", _CONFIG_FIX)
+        origin = str(candidate)
+    elif "config" in metadata:
+        try:
+            config = json.loads(metadata["config"])
+        except (TypeError, json.JSONDecodeError) as e:
+            raise CheckpointError(f"the 'config' metadata of the checkpoint in {folder} is not valid JSON "
+                                  f"({e}); re-convert the file") from None
+        origin = f"the 'config' metadata of the checkpoint in {folder}"
+    else:
+        return {}
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{origin} holds a JSON {type(config).__name__}, not an object of model "
+                              f"settings; {_CONFIG_FIX}")
+    return config
+
+
+_INDEX_FIX = "re-download the index json released with the checkpoint"
+
+
+def _weight_map(index: Path) -> dict[str, str]:
+    data = _json_text(index, "a safetensors index", _INDEX_FIX)
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise CheckpointError(f"{index} has no 'weight_map' object (tensor name -> shard file), so it is "
+                              f"not a safetensors index; {_INDEX_FIX}")
+    bad = [k for k, v in weight_map.items() if not isinstance(v, str)]
+    if bad:
+        raise CheckpointError(f"{index}: the weight_map entry {bad[0]!r} is not a shard file name "
+                              f"({len(bad)} such entries); {_INDEX_FIX}")
+    return weight_map
 
 
 def _open_index(index: Path) -> CheckpointSource:
-    try:
-        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{index} is not a readable safetensors index with a weight_map "
-                              f"({e})") from None
+    weight_map = _weight_map(index)
     shards = sorted(set(weight_map.values()))
-    missing = [s for s in shards if not (index.parent / s).is_file()]
+    # Containment first: names leading outside the folder are refused without being opened.
+    paths = {}
+    for shard in shards:
+        try:
+            paths[shard] = contained(index.parent, shard, f"{index.name} names the shard")
+        except OutsideFolderError as e:
+            raise CheckpointError(f"{index.parent}: {e}; {_INDEX_FIX}") from None
+    missing = [s for s in shards if not paths[s].is_file()]
     if missing:
         n_keys = sum(1 for s in weight_map.values() if s in missing)
         raise CheckpointError(f"{index.parent}: {len(missing)} of {len(shards)} shards are missing "
                               f"({', '.join(missing)}; {n_keys} tensors); download them into that folder")
     tables, metadata = {}, {}
     for shard in shards:
-        tables[shard], meta = read_header(index.parent / shard)
+        tables[shard], meta = read_header(paths[shard])
         metadata.update(meta)
     tensors = {}
     for key, shard in weight_map.items():
@@ -173,7 +223,11 @@ def _head_count(source: CheckpointSource, half: str, dim: int) -> int | None:
     cfg = source.config
     # only trust a config.json that describes this model (same width)
     if heads_field in cfg and cfg.get(width_field, dim) == dim:
-        return int(cfg[heads_field])
+        value = cfg[heads_field]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1 or dim % value:
+            raise CheckpointError(f"config.json beside {source.path.name}: '{heads_field}' is {value!r}, "
+                                  f"not a head count dividing the width {dim}; {_CONFIG_FIX}")
+        return value
     return None
 
 
@@ -234,6 +288,11 @@ def _read_state_dict(keys: list[str], source: CheckpointSource, dtype: torch.dty
 def plan_half(source: CheckpointSource, half: str) -> tuple[list[str], object]:
     """(keys, config) of one half, checked strictly against the model built from the inferred config."""
     cls, infer, *_ = _HALVES[half]
+    kind = other_model(source.tensors)
+    if kind:
+        raise CheckpointError(f"{source.path} is {kind}, not a UniAVGen DiT checkpoint. Use the UniAVGen "
+                              "release (its sharded folder or a file converted from it); other models "
+                              "load with ComfyUI's own loaders")
     keys = [k for k in source.tensors if is_audio_key(k) == (half == "audio")]
     _check_half(source, half, keys)
     dim = source.tensors[_HALVES[half][2]].shape[0]

@@ -67,6 +67,9 @@ def read_header(path: Path) -> tuple[dict[str, TensorInfo], dict[str, str]]:
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: safetensors header is not a JSON object")
     metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise CheckpointError(f"{path}: the safetensors '__metadata__' is not a map of text values; "
+                              "re-download or re-convert the file")
     data_start, data_size = 8 + n, size - 8 - n
     table = {}
     for name, entry in header.items():
@@ -80,7 +83,10 @@ def _entry(path: Path, name: str, entry: object, data_start: int, data_size: int
         shape = tuple(int(s) for s in entry["shape"])
         begin, end = (int(x) for x in entry["data_offsets"])
     except (KeyError, TypeError, ValueError):
-        raise CheckpointError(f"{path}: tensor {name!r} has a malformed header entry {entry!r}") from None
+        shown = repr(entry)
+        shown = shown if len(shown) <= 120 else shown[:100] + "..."
+        raise CheckpointError(f"{path}: tensor {name!r} has a malformed header entry {shown}; re-download "
+                              "or re-convert the file") from None
     expected = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
     if end - begin != expected or begin < 0:
         raise CheckpointError(f"{path}: tensor {name!r} {list(shape)} {entry['dtype']} should take "

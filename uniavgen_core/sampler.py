@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -29,6 +29,42 @@ Forward = Callable[..., tuple[Tensor, Tensor]]
 
 class SamplerError(ValueError):
     """Bad sampler settings or noise; the message names the value and the fix."""
+
+
+class NonFiniteError(SamplerError):
+    """Sampling produced NaN/inf; the message names the cause found."""
+
+
+# TaskInputs fields under the names of the sampler inputs that carry them
+_CONDITIONING = {"t5_context": "positive", "t5_negative": "negative", "ref_latent": "reference_image",
+                 "cond_latent": "condition_video", "ref_mel": "reference_voice",
+                 "cond_mel": "condition_audio"}
+
+
+def _bad_tensors(named: Iterable[tuple[str, Tensor]], limit: int = 3) -> tuple[int, list[str]]:
+    count, names = 0, []
+    for name, tensor in named:
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            count += 1
+            if len(names) < limit:
+                names.append(name)
+    return count, names
+
+
+def non_finite_cause(video_dit, audio_dit, inputs: TaskInputs) -> str:
+    """Why sampling went non-finite: weights, conditioning inputs, or neither (overflow)."""
+    for label, model in (("video DiT", video_dit), ("audio DiT", audio_dit)):
+        params = model.named_parameters() if isinstance(model, torch.nn.Module) else ()
+        count, names = _bad_tensors(params)
+        if count:
+            return (f"{count} weight tensors of the {label} hold NaN/inf (e.g. {', '.join(names)}); "
+                    "the checkpoint is damaged: re-download it")
+    fields = [(name, getattr(inputs, f)) for f, name in _CONDITIONING.items()]
+    count, names = _bad_tensors((f, t) for f, t in fields if isinstance(t, Tensor))
+    if count:
+        return f"the conditioning holds NaN/inf ({', '.join(names)}); check the nodes that made it"
+    return ("weights and inputs are finite, so the computation overflowed: use weight_dtype 'default' "
+            "(fp8 and fp16 overflow more easily) or lower the guidance scales")
 
 
 @dataclass(frozen=True)
@@ -169,6 +205,10 @@ def sample(video_dit, audio_dit, inputs: TaskInputs, settings: SamplerSettings, 
         # Euler from sigma 1 to 0 on the velocity noise - x0
         video = video - vel_v * dt
         audio = audio - vel_a * dt
+        # one sync per step; stopping here beats black frames or a failure in the mp4 encoder
+        if not (torch.isfinite(video).all() and torch.isfinite(audio).all()):
+            raise NonFiniteError(f"the latents became NaN/inf at step {i + 1} of {settings.steps}: "
+                                 f"{non_finite_cause(video_dit, audio_dit, inputs)}")
         if callback is not None:
             callback(i + 1, settings.steps, video, audio)
 

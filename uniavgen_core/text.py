@@ -71,6 +71,9 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def __contains__(self, token: object) -> bool:
+        return token in self._index
+
     def encode(self, tokens: Iterable[str]) -> list[int]:
         index = self._index
         return [index.get(tok, UNKNOWN_ID) for tok in tokens]

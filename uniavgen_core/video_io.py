@@ -30,6 +30,9 @@ DEFAULT_CRF = 23  # libx264's own default, what SaveVideo gives
 MAX_CRF = 51
 # Frames converted to uint8 at a time: bounds the extra memory for long, large clips.
 _CHUNK_FRAMES = 8
+# A file name part leaves room for the counter "_00001_.mp4" and the ".<name>.partial" draft.
+MAX_NAME_BYTES = 200
+MAX_PREFIX_BYTES = 1000
 
 
 class VideoWriteError(ValueError):
@@ -66,13 +69,53 @@ def _check_frames(frames: torch.Tensor) -> None:
                               "height: crop or scale the frames to even sizes first")
 
 
+def check_finite(frames: torch.Tensor, audio: SoundTrack | None) -> None:
+    """Refuse NaN/inf frames or samples before any file exists (they would be black or noise)."""
+    if frames.is_floating_point():
+        for start in range(0, frames.shape[0], _CHUNK_FRAMES):  # chunks: no full-size mask
+            chunk = frames[start:start + _CHUNK_FRAMES]
+            if not torch.isfinite(chunk).all():
+                bad = start + int((~torch.isfinite(chunk)).flatten(1).any(1).nonzero()[0, 0])
+                raise VideoWriteError(f"frame {bad} holds NaN/inf pixels: the node that made the frames "
+                                      "(sampler or VAE decode) failed numerically; fix it upstream")
+    if audio is not None and audio.waveform.is_floating_point():
+        bad = int((~torch.isfinite(audio.waveform)).sum())
+        if bad:
+            raise VideoWriteError(f"the audio holds {bad} NaN/inf samples: the node that made it "
+                                  "(vocoder or audio source) failed numerically; fix it upstream")
+
+
+def check_filename_prefix(prefix: str) -> str:
+    """The prefix stripped, or VideoWriteError: no empty, hidden, absolute, control or over-long parts."""
+    if not isinstance(prefix, str):
+        raise VideoWriteError(f"must be text, got {type(prefix).__name__}")
+    text = prefix.strip()
+    if not text:
+        raise VideoWriteError("is empty; type a name such as UniAVGen/clip")
+    controls = sorted({c for c in text if ord(c) < 32 or ord(c) == 127})
+    if controls:
+        raise VideoWriteError(f"holds the control character(s) {', '.join(repr(c) for c in controls)}, "
+                              "which no file name may contain; remove them")
+    if text.startswith(("/", "\\")) or (len(text) > 1 and text[1] == ":" and text[0].isalpha()):
+        raise VideoWriteError("is an absolute path; files are saved inside the output folder: give a "
+                              "relative name such as UniAVGen/clip")
+    for part in text.replace("\\", "/").split("/"):
+        if not part.strip() or part.startswith("."):
+            raise VideoWriteError(f"has the folder or file name {part!r}: empty names, '..' and names "
+                                  "starting with '.' (hidden files) are not allowed; use e.g. UniAVGen/clip")
+        if len(part.encode("utf-8")) > MAX_NAME_BYTES:
+            raise VideoWriteError(f"has a name of {len(part.encode('utf-8'))} bytes; file systems allow "
+                                  f"255 and the counter needs room: keep each part under {MAX_NAME_BYTES} "
+                                  "bytes")
+    if len(text.encode("utf-8")) > MAX_PREFIX_BYTES:
+        raise VideoWriteError(f"is {len(text.encode('utf-8'))} bytes long; keep it under {MAX_PREFIX_BYTES}")
+    return text
+
+
 def _to_uint8(chunk: torch.Tensor) -> np.ndarray:
     if chunk.dtype == torch.uint8:
         return chunk.cpu().numpy()
     chunk = chunk.float()
-    if not torch.isfinite(chunk).all():
-        log.warning("frames hold NaN or infinite values; they are written as black")
-        chunk = torch.nan_to_num(chunk, nan=0.0, posinf=0.0, neginf=0.0)
     return (chunk.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).cpu().numpy()
 
 
@@ -84,6 +127,19 @@ def _trim(track: SoundTrack, frames: int, rate: Fraction) -> np.ndarray:
     # The soundtrack ends with the last frame, as in SaveVideo.
     samples = math.ceil(track.sample_rate * frames / rate)
     return np.ascontiguousarray(wave[:, :samples].numpy())
+
+
+def _publish(partial: Path, path: Path) -> None:
+    """Give the finished draft its name without ever replacing a file that appeared meanwhile."""
+    try:
+        os.link(partial, path)   # fails if `path` exists
+    except FileExistsError:
+        raise VideoWriteError(f"{path} appeared while encoding; nothing was overwritten, run it "
+                              "again") from None
+    except OSError:              # no hard links here (some network or FAT file systems)
+        if path.exists():
+            raise VideoWriteError(f"{path} appeared while encoding; nothing was overwritten") from None
+        os.replace(partial, path)
 
 
 def write_mp4(path: str | Path, frames: torch.Tensor, fps: float | Fraction,
@@ -104,6 +160,7 @@ def write_mp4(path: str | Path, frames: torch.Tensor, fps: float | Fraction,
     if path.exists():
         raise VideoWriteError(f"{path} already exists; choose another file name")
     rate = _rate(fps)
+    check_finite(frames, audio)
     count, height, width = (int(n) for n in frames.shape[:3])
     pcm = _trim(audio, count, rate) if audio is not None else None
 
@@ -138,7 +195,7 @@ def write_mp4(path: str | Path, frames: torch.Tensor, fps: float | Fraction,
                 chunk.sample_rate, chunk.pts = int(audio.sample_rate), 0
                 container.mux(sound.encode(chunk))
                 container.mux(sound.encode(None))
-        os.replace(partial, path)
+        _publish(partial, path)
     finally:
         if partial.exists():
             partial.unlink()

@@ -14,6 +14,8 @@ from .safetensors_io import read_header
 from .text import VOCAB_METADATA_KEY, Vocabulary
 
 VOCAB_FILE = "vocab.txt"
+MAX_VOCAB_BYTES = 4 << 20  # the released list is 15 kB; a larger file is something else
+_FIX = "copy vocab.txt from the official UniAVGen code release (2545 lines) next to the checkpoint"
 
 
 class VocabularyNotFound(FileNotFoundError):
@@ -25,6 +27,21 @@ def _places(checkpoint: Path) -> list[Path]:
     return [folder / VOCAB_FILE, folder.parent / VOCAB_FILE]
 
 
+def _read(place: Path) -> Vocabulary:
+    """vocab.txt parsed, or ValueError naming the file and what is wrong (never its content)."""
+    size = place.stat().st_size
+    if size > MAX_VOCAB_BYTES:
+        raise ValueError(f"the speech vocabulary {place} is {size} bytes, far larger than a vocab.txt "
+                         f"(one token per line); {_FIX}")
+    try:
+        return Vocabulary.from_text(place.read_bytes())
+    except UnicodeDecodeError:
+        raise ValueError(f"the speech vocabulary {place} is not UTF-8 text, so it is not a vocab.txt; "
+                         f"{_FIX}") from None
+    except ValueError as err:  # an empty list
+        raise ValueError(f"the speech vocabulary {place}: {err}; {_FIX}") from None
+
+
 def find_vocabulary(checkpoint: str | Path, expected_size: int | None = None) -> tuple[Vocabulary, str]:
     """(vocabulary, where it came from). Checks its size against the text embedding when given."""
     checkpoint = Path(checkpoint)
@@ -32,11 +49,17 @@ def find_vocabulary(checkpoint: str | Path, expected_size: int | None = None) ->
     if checkpoint.is_file() and (checkpoint.suffix in (".safetensors", ".gguf") or is_gguf(checkpoint)):
         _tensors, metadata = (read_gguf_header if is_gguf(checkpoint) else read_header)(checkpoint)
         if metadata.get(VOCAB_METADATA_KEY):
-            vocab, origin = Vocabulary.from_text(metadata[VOCAB_METADATA_KEY]), f"{checkpoint.name} metadata"
+            try:
+                vocab = Vocabulary.from_text(metadata[VOCAB_METADATA_KEY])
+            except ValueError as err:
+                raise ValueError(f"the speech vocabulary in {checkpoint.name}'s metadata "
+                                 f"('{VOCAB_METADATA_KEY}') is unusable ({err}); re-convert the "
+                                 "file") from None
+            origin = f"{checkpoint.name} metadata"
     if vocab is None:
         for place in _places(checkpoint):
             if place.is_file():
-                vocab, origin = Vocabulary.from_file(place), str(place)
+                vocab, origin = _read(place), str(place)
                 break
     if vocab is None:
         tried = ", ".join(str(p) for p in _places(checkpoint))

@@ -158,13 +158,35 @@ class BigVGANVocoder(Vocoder):
         return self.model(log_mel)
 
 
+def _check_settings(settings: BigVGANSettings) -> None:
+    """Plain positive integers in the BigVGAN config (the model's constructor does not say which)."""
+    values = {"mel_dim": [settings.mel_dim],
+              "upsample_initial_channel": [settings.upsample_initial_channel],
+              "resblock_kernel_sizes": settings.resblock_kernel_sizes,
+              "upsample_rates": settings.upsample_rates,
+              "upsample_kernel_sizes": settings.upsample_kernel_sizes,
+              "resblock_dilation_sizes": [v for d in settings.resblock_dilation_sizes for v in d]}
+    for name, items in values.items():
+        if not items or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items):
+            raise ValueError(f"'{name}' must hold positive integers, got {list(items)}")
+    if len(settings.upsample_rates) != len(settings.upsample_kernel_sizes):
+        raise ValueError("'upsample_rates' and 'upsample_kernel_sizes' differ in length")
+
+
 def load_vocoder(path: str | Path, device: torch.device | str = "cpu",
                  dtype: torch.dtype | None = None) -> Vocoder:
     """Released folder, single safetensors (config in metadata), or weights beside a config."""
     source = read_vocoder_source(path)
     logger.info("loading %s vocoder from %s", source.backend, source.origin)
     if source.backend == "bigvgan":
-        settings = BigVGANSettings.from_dict(source.config)
+        try:
+            settings = BigVGANSettings.from_dict(source.config)
+            _check_settings(settings)
+        except (TypeError, ValueError) as err:
+            if isinstance(err, VocoderLoadError):
+                raise
+            raise VocoderLoadError(f"{source.origin}: the BigVGAN config has unusable values ({err}); "
+                                   "use the config.json released with the vocoder") from None
         return BigVGANVocoder.from_state_dict(source.state_dict, settings, device, dtype, source.origin)
     if source.backend == "vocos":
         from .vocoder_vocos import VocosVocoder

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Mapping
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 logger = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ SINGLE_FILE_FORMAT = 1
 TORCH_PICKLE_SUFFIXES = (".bin", ".pt", ".pth")
 # Prefixes under which the same weights appear in larger checkpoints (Qwen2.5-Omni's token2wav).
 KNOWN_PREFIXES = ("token2wav.code2wav_bigvgan_model.", "code2wav_bigvgan_model.")
+MAX_CONFIG_BYTES = 1 << 20
 
 
 class VocoderLoadError(ValueError):
@@ -40,11 +41,27 @@ class VocoderSource:
     origin: str
 
 
+_REDOWNLOAD = "re-download the released code2wav_bigvgan_model folder"
+
+
+def _safetensors_problem(path: Path, err: Exception) -> VocoderLoadError:
+    # the library's own text can quote header bytes; say what it is instead
+    return VocoderLoadError(f"{path.name} is not a readable safetensors file (damaged, truncated or "
+                            f"another format: {type(err).__name__}); {_REDOWNLOAD}")
+
+
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+            raise _safetensors_problem(path, err) from None
     if path.suffix in TORCH_PICKLE_SUFFIXES:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception as err:  # torch.load raises many types for a bad file; all mean the same here
+            raise VocoderLoadError(f"{path.name} is not a loadable weights file ({type(err).__name__}); "
+                                   f"{_REDOWNLOAD}, or use its .safetensors weights") from None
         if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise VocoderLoadError(f"{path} is not a plain state dict of tensors")
         return dict(state)
@@ -68,21 +85,52 @@ def _folder_weights(folder: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def _config_text(path: Path) -> str:
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise VocoderLoadError(f"{path.name} in {path.parent} is {path.stat().st_size} bytes, too large for "
+                               f"a vocoder config; {_REDOWNLOAD}")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise VocoderLoadError(f"{path.name} in {path.parent} is not UTF-8 text, so it is not a vocoder "
+                               f"config; {_REDOWNLOAD}") from None
+
+
 def _config_from_folder(folder: Path) -> tuple[str, dict] | None:
     if (folder / "config.json").is_file():
-        return "bigvgan", json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    if (folder / "config.yaml").is_file():
+        try:
+            config = json.loads(_config_text(folder / "config.json"))
+        except json.JSONDecodeError as err:
+            raise VocoderLoadError(f"config.json in {folder} is not valid JSON ({err.msg} at line "
+                                   f"{err.lineno}, column {err.colno}); {_REDOWNLOAD}") from None
+        backend, name = "bigvgan", "config.json"
+    elif (folder / "config.yaml").is_file():
         import yaml  # a dependency of transformers and ComfyUI; only Vocos folders need it
 
-        return "vocos", yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
-    return None
+        try:
+            config = yaml.safe_load(_config_text(folder / "config.yaml"))
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise VocoderLoadError(f"config.yaml in {folder} is not valid YAML{where}; re-download the "
+                                   "Vocos model") from None
+        backend, name = "vocos", "config.yaml"
+    else:
+        return None
+    if not isinstance(config, dict):
+        raise VocoderLoadError(f"{name} in {folder} holds a {type(config).__name__}, not a map of vocoder "
+                               f"settings; {_REDOWNLOAD}")
+    return backend, config
 
 
 def _single_file_config(path: Path) -> tuple[str, dict] | None:
     if path.suffix != ".safetensors":
         return None
-    with safe_open(str(path), framework="pt") as handle:
-        text = (handle.metadata() or {}).get(VOCODER_CONFIG_KEY)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            text = (handle.metadata() or {}).get(VOCODER_CONFIG_KEY)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise _safetensors_problem(path, err) from None
     if text is None:
         return None
     try:
@@ -90,7 +138,8 @@ def _single_file_config(path: Path) -> tuple[str, dict] | None:
         return str(meta["backend"]), dict(meta["config"])
     except (ValueError, KeyError, TypeError) as exc:
         raise VocoderLoadError(f"{path.name}: metadata '{VOCODER_CONFIG_KEY}' is not valid vocoder "
-                               f"JSON ({exc}); re-create it with save_vocoder_single_file") from exc
+                               f"JSON ({type(exc).__name__}); re-create it with save_vocoder_single_file"
+                               ) from None
 
 
 def read_vocoder_source(path: str | Path) -> VocoderSource:

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from scipy.signal import resample_poly
 
+from .limits import check_peak
+
 SAMPLE_RATE = 24000
 PEAK_LEVEL = 0.999146  # inference.py's target peak (the dataset default 0.967926 is not used)
 REFERENCE_SILENCE_SECONDS = 0.3  # appended to a reference voice: int(0.3 * 24000) = 7200 zeros
@@ -56,6 +58,7 @@ def rescale_volume(waveform: torch.Tensor, peak: float = PEAK_LEVEL) -> torch.Te
     if float(current) <= 0.0:
         raise ValueError(f"audio is silent (peak 0 over {waveform.numel()} samples): a speech "
                          "reference or condition needs audible speech")
+    check_peak(float(current))  # a near-zero peak would scale round-off up (or divide into inf)
     return waveform * (peak / current)
 
 

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from uniavgen_core.random_models import tiny_vocoder_config
 
+from .paths import place_file
 from .tiny_models import tiny_checkpoint
 
 INDEX = "diffusion_pytorch_model.safetensors.index.json"
@@ -42,19 +42,11 @@ PICKLE_PT = f"{REL}/pickle.pt"
 DISGUISED = f"{REL}/disguised.safetensors"
 
 
-def _place(target: Path, source: Path) -> None:
-    """A hard link where the file system allows it (a real file inside the folder), else a copy."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-
-
 def _tiny_folder(folder: Path, shards: list[str], vocab: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     source = tiny_checkpoint()
     for name in [INDEX, "config.json", *shards, *(["vocab.txt"] if vocab else [])]:
-        _place(folder / name, source / name)
+        place_file(folder / name, source / name)
 
 
 def _tiny_halves(rel: Path) -> None:

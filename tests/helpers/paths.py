@@ -44,3 +44,18 @@ def reference_dir() -> Path:
 def comfyui_dir() -> Path | None:
     value = os.environ.get("UNIAVGEN_COMFYUI_DIR") or os.environ.get("COMFYUI_DIR")
     return Path(value) if value else None
+
+
+def place_file(link: Path, target: Path) -> None:
+    """Put `target` at `link` as a hard link (a copy across file systems), never a symlink.
+
+    Model folders must hold their files: the loaders refuse shards that resolve outside the folder.
+    """
+    import shutil
+
+    if link.exists() or link.is_symlink():
+        return
+    try:
+        os.link(target, link)
+    except OSError:
+        shutil.copyfile(target, link)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from helpers.node_runner import DIT_FILE, run
+from helpers.paths import place_file
 from helpers.tiny_models import tiny_checkpoint
 from uniavgen_core.random_models import ASCII_VOCAB
 
@@ -42,7 +43,7 @@ def test_audio_loader_without_vocabulary_names_the_fix(tiny_models, pack, tmp_pa
     folder.mkdir(parents=True)
     for source in tiny_checkpoint().iterdir():
         if source.name != "vocab.txt":
-            (folder / source.name).symlink_to(source)
+            place_file(folder / source.name, source)
     folder_paths.add_model_folder_path("diffusion_models", str(tmp_path / "diffusion_models"))
     with pytest.raises(ValueError) as err:
         run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from helpers.clips import FRAMES, HEIGHT, WIDTH, as_yuv420, decode_mp4, moving_clip, sha256, speech
-from uniavgen_core.video_io import SoundTrack, VideoWriteError, write_mp4, x264_params
+from uniavgen_core.video_io import SoundTrack, VideoWriteError, check_filename_prefix, write_mp4, x264_params
 
 def test_the_same_frames_give_the_same_file_every_time(tmp_path):
     clip, sound = moving_clip(), speech(FRAMES / 16)
@@ -94,13 +95,45 @@ def test_an_interruption_leaves_no_file(tmp_path):
     assert len(calls) == 2 and list(tmp_path.iterdir()) == []
 
 
-def test_nan_frames_are_written_black_with_a_warning(tmp_path, caplog):
+def test_nan_frames_are_refused_and_leave_no_file(tmp_path):
+    # issue 19: a clip with NaN pixels is refused (it used to be written black with a warning)
     clip = moving_clip(frames=4)
     clip[1] = float("nan")
-    with caplog.at_level("WARNING"):
-        back = decode_mp4(write_mp4(tmp_path / "nan.mp4", clip, 16))
-    assert "NaN" in caplog.text
-    assert back["frames"][1].mean() < 8
+    with pytest.raises(VideoWriteError, match="frame 1 holds NaN/inf pixels"):
+        write_mp4(tmp_path / "nan.mp4", clip, 16)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_inf_audio_is_refused_and_leaves_no_file(tmp_path):
+    wave = torch.zeros(1, 24000)
+    wave[0, 5] = float("inf")
+    with pytest.raises(VideoWriteError, match="audio holds 1 NaN/inf samples"):
+        write_mp4(tmp_path / "inf.mp4", moving_clip(frames=4), 16, SoundTrack(wave, 24000))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_file_is_never_replaced(tmp_path):
+    target = tmp_path / "taken.mp4"
+    target.write_bytes(b"keep")
+    with pytest.raises(VideoWriteError, match="already exists"):
+        write_mp4(target, moving_clip(frames=4), 16)
+    assert target.read_bytes() == b"keep" and sorted(p.name for p in tmp_path.iterdir()) == ["taken.mp4"]
+
+
+@pytest.mark.parametrize("prefix, fragment", [
+    ("", "is empty"), ("   ", "is empty"), ("clip\x00x", "control character"), ("a/\nb", "control character"),
+    ("/etc/clip", "absolute path"), ("C:/clip", "absolute path"), ("../clip", "'..'"), (".hidden", "hidden"),
+    ("a//b", "empty names"), ("x" * 300, "bytes"), ("d/" * 600 + "c", "bytes long"),
+])
+def test_bad_filename_prefixes_are_refused(prefix, fragment):
+    with pytest.raises(VideoWriteError, match=re.escape(fragment)):
+        check_filename_prefix(prefix)
+
+
+def test_good_filename_prefixes_pass():
+    assert check_filename_prefix(" UniAVGen/clip ") == "UniAVGen/clip"
+    assert check_filename_prefix("%date:yyyy-MM-dd%/talk") == "%date:yyyy-MM-dd%/talk"
+    assert check_filename_prefix("ünï/çode 1") == "ünï/çode 1"
 
 
 def test_x264_is_capped_below_avx512_only_where_torch_sees_avx512(monkeypatch):

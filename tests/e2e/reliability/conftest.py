@@ -13,6 +13,8 @@ import pytest
 
 from helpers.bad_models import write_bad_models
 from helpers.comfy_server import ComfyServer, HostLayout
+from helpers.hostile_media import write_hostile_inputs
+from helpers.hostile_models import write_hostile_models
 from helpers.paths import REPO_ROOT
 from helpers.server_watch import NO_NETWORK_DIR
 from helpers.stand_ins import link_test_pack
@@ -26,7 +28,9 @@ def rel_layout(tmp_path_factory) -> HostLayout:
     link_test_pack(layout)
     populate_models(layout)
     write_bad_models(layout.models)
+    write_hostile_models(layout.models)
     write_inputs(layout.root / "input")
+    write_hostile_inputs(layout.root / "input")
     return layout
 
 
