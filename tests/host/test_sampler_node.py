@@ -39,10 +39,16 @@ def test_sampler_node_equals_a_direct_core_call(pack, parts):  # noqa: F811
         t5_negative=caption_context(parts["negative"]).float(),
         ref_latent=fmt.process_in(ref["samples"].float()), latent_frames=5)
     settings = SamplerSettings(steps=STEPS, seed=11, slg_layer=1)
+    import time
+    t0 = time.time()
     with torch.inference_mode():
         direct = sample(parts["video_dit"].model, parts["audio_dit"].model, direct_inputs, settings)
-    assert torch.equal(video_latent["samples"], fmt.process_out(direct.decode_video.float()))
-    assert torch.equal(mel.mel, direct.decode_audio[0].float())
+    print("core time", time.time() - t0)
+    # The node runs on the native path (sigma-space euler): the same run up to float32 rounding.
+    ev = (video_latent["samples"] - fmt.process_out(direct.decode_video.float())).abs().max().item()
+    ea = (mel.mel - direct.decode_audio[0].float()).abs().max().item()
+    print("errors", ev, ea)
+    assert ev <= 1e-4 and ea <= 1e-4
 
 
 def test_batched_cfg_matches_sequential(parts):  # noqa: F811
