@@ -129,7 +129,7 @@ class JointDiT(torch.nn.Module):
             raise ValueError(f"{NODE}: the LATENT is not the nested video + audio latent (got "
                              f"{getattr(x, 'shape', type(x).__name__)}). Start sampling from the "
                              "'latent' output of UniAVGen Conditioning.")
-        if "easycache" in transformer_options:
+        if type(transformer_options.get("easycache")).__name__ == "EasyCacheHolder":
             raise ValueError(f"{NODE}: EasyCache cannot skip steps of the joint video + audio model "
                              "(its cache holds one tensor per step). Remove the EasyCache node; use "
                              "LazyCache or the 'step_cache' of UniAVGen Guider instead.")
