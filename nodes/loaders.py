@@ -1,4 +1,3 @@
-# LEAD NOTE TO HELPER (issue 16): first read /work/wt-native/TEAM_RULES.md (deadline 16:40, commit on branch native in small steps, how to run tests without rebuilding the venv); then delete this line.
 """Loader nodes: the video DiT, the audio DiT (with its speech vocabulary) and the vocoder."""
 
 from __future__ import annotations

@@ -134,7 +134,8 @@ class UniAVGenGuider(comfy.samplers.CFGGuider):
         below = [s for s in self._sigmas[:-1] if s >= sigma * (1 - 1e-6) - 1e-9]
         return max(len(below) - 1, 0)
 
-    def predict_noise(self, x, timestep, model_options={}, seed=None):
+    def predict_noise(self, x, timestep, model_options=None, seed=None):
+        model_options = model_options or {}
         s = self.settings
         steps = len(self._sigmas) - 1
         sigma = float(timestep.reshape(-1)[0])

@@ -124,7 +124,8 @@ class JointDiT(torch.nn.Module):
             for name in half._parameters:
                 half._parameters[name] = self._parameters[name]
 
-    def forward(self, x, timesteps, context=None, control=None, transformer_options={}, **kwargs):
+    def forward(self, x, timesteps, context=None, control=None, transformer_options=None, **kwargs):
+        transformer_options = transformer_options or {}
         if not isinstance(x, (list, tuple)) or len(x) != 2:
             raise ValueError(f"{NODE}: the LATENT is not the nested video + audio latent (got "
                              f"{getattr(x, 'shape', type(x).__name__)}). Start sampling from the "
@@ -253,8 +254,9 @@ class UniAVGenNativeModel(comfy.model_base.BaseModel):
             return {}
         return {"uv_tokens": [1, *token_counts(inputs, self.diffusion_model.video.config.patch_size)]}
 
-    def memory_required(self, input_shape, cond_shapes={}):
+    def memory_required(self, input_shape, cond_shapes=None):
         """Activation bytes of one joint forward for input_shape[0] samples, from the token counts."""
+        cond_shapes = cond_shapes or {}
         tokens = cond_shapes.get("uv_tokens") or []
         if not tokens:
             return super().memory_required(input_shape, cond_shapes)

@@ -60,8 +60,9 @@ class NativeModel(io.ComfyNode):
         try:
             check_pair(video_dit.model.config, audio_dit.model.config)
         except ConfigError as err:
-            raise ValueError(f"{cls.NODE}: 'video_dit' and 'audio_dit' do not fit together ({err}): they "
-                             "come from different checkpoints. Give both loaders the same 'dit_name'.") from err
+            raise ValueError(f"{cls.NODE}: 'video_dit' and 'audio_dit' do not fit together ({err}): "
+                             "they come from different checkpoints. Give both loaders the same "
+                             "'dit_name'.") from err
         return io.NodeOutput(native_model(video_dit, audio_dit))
 
 
@@ -77,7 +78,8 @@ class NativeConditioning(io.ComfyNode):
             description="Everything a UniAVGen run is conditioned on, as native positive / negative "
                         f"CONDITIONING, and the empty nested video + audio LATENT to sample. {TASK_TABLE}",
             inputs=[
-                io.Model.Input("model", tooltip="From UniAVGen Model (its speech vocabulary encodes the text)."),
+                io.Model.Input("model",
+                               tooltip="From UniAVGen Model (its speech vocabulary encodes the text)."),
                 io.Conditioning.Input("positive", tooltip="The video caption: CLIPTextEncode with the "
                                                           "umT5-XXL text encoder (CLIPLoader type wan)."),
                 io.Conditioning.Input("negative", tooltip="Negative caption; the official one is empty."),
@@ -189,7 +191,8 @@ class NativeScheduler(io.ComfyNode):
             description="The official flow-matching schedule: linspace(1000, 1, steps) shifted by "
                         "s*u / (1 + (s-1)*u), then 0; as sigmas (t / 1000).",
             inputs=[
-                io.Int.Input("steps", default=50, min=1, max=MAX_STEPS, tooltip="Sampling steps (official 50)."),
+                io.Int.Input("steps", default=50, min=1, max=MAX_STEPS,
+                             tooltip="Sampling steps (official 50)."),
                 io.Float.Input("shift", default=5.0, min=0.01, max=100.0, step=0.01,
                                tooltip="Timestep shift (official 5.0)."),
             ],

@@ -1,4 +1,3 @@
-# LEAD NOTE TO HELPER (issue 16): first read /work/wt-native/TEAM_RULES.md (deadline 16:40, commit on branch native in small steps, how to run tests without rebuilding the venv); then delete this line.
 """The UniAVGen sampler node: both DiTs, MA-CFG, one video latent and one mel out."""
 
 from __future__ import annotations

@@ -1,4 +1,3 @@
-# LEAD NOTE TO HELPER (issue 16): first read /work/wt-native/TEAM_RULES.md (deadline 16:40, commit on branch native in small steps, how to run tests without rebuilding the venv); then delete this line.
 """Flow-matching Euler sampler: shifted timesteps, per-modality CFG, MA-CFG, skip-layer guidance (SPEC §4).
 
 Follows the structure of UniAVGen `wan/infer.py` (`UniAVGenPipeline.generate`), Apache-2.0.

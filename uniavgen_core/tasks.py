@@ -1,4 +1,3 @@
-# LEAD NOTE TO HELPER (issue 16): first read /work/wt-native/TEAM_RULES.md (deadline 16:40, commit on branch native in small steps, how to run tests without rebuilding the venv); then delete this line.
 """Tasks: which latents and mel frames are conditions, the flags of each pass, the write-back (SPEC §4, §5).
 
 Shapes (one sample): F latent frames, H x W latent grid, T_a mel frames of the window,

@@ -82,7 +82,8 @@ def test_previews_show_the_video_member(parts, monkeypatch):  # noqa: F811
 
     monkeypatch.setattr(latent_preview.args, "preview_method", LatentPreviewMethod.Latent2RGB)
     previews = []
-    comfy.utils.set_progress_bar_global_hook(lambda value, total, preview, node_id=None: previews.append(preview))
+    comfy.utils.set_progress_bar_global_hook(
+        lambda value, total, preview, node_id=None: previews.append(preview))
     try:
         native(parts, steps=2)
     finally:

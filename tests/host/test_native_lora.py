@@ -21,13 +21,16 @@ RANK, ALPHA, STRENGTH = 2, 1.0, 0.7
 FORMATS = {
     "comfy_video": ("diffusion_model.blocks.3.self_attn.q", "lora_up", "lora_down",
                     "diffusion_model.blocks.3.self_attn.q.weight"),
-    "peft_video": ("diffusion_model.blocks.3.ffn.0", "lora_B", "lora_A", "diffusion_model.blocks.3.ffn.0.weight"),
+    "peft_video": ("diffusion_model.blocks.3.ffn.0", "lora_B", "lora_A",
+                   "diffusion_model.blocks.3.ffn.0.weight"),
     "kohya_video": ("lora_unet_blocks_5_cross_attn_k", "lora_up", "lora_down",
                     "diffusion_model.blocks.5.cross_attn.k.weight"),
     "audio_dit": ("diffusion_model.audio_blocks.2.self_attn.v", "lora_B", "lora_A",
                   "diffusion_model.audio_blocks.2.self_attn.v.weight"),
-    "a2v_block": ("diffusion_model.a2v_blocks.1.k", "lora_up", "lora_down", "diffusion_model.a2v_blocks.1.k.weight"),
-    "v2a_block_kohya": ("lora_unet_v2a_blocks_1_q", "lora_up", "lora_down", "diffusion_model.v2a_blocks.1.q.weight"),
+    "a2v_block": ("diffusion_model.a2v_blocks.1.k", "lora_up", "lora_down",
+                  "diffusion_model.a2v_blocks.1.k.weight"),
+    "v2a_block_kohya": ("lora_unet_v2a_blocks_1_q", "lora_up", "lora_down",
+                        "diffusion_model.v2a_blocks.1.q.weight"),
 }
 
 
@@ -77,7 +80,8 @@ def patched_state(patcher) -> dict[str, torch.Tensor]:
 def test_lora_changes_exactly_its_target(model, lora_dir, fmt):
     stem, up_name, down_name, target = FORMATS[fmt]
     before = {k: v.detach().clone() for k, v in model.model.state_dict().items()}
-    up, down = write_lora(lora_dir, f"{fmt}.safetensors", stem, up_name, down_name, tuple(before[target].shape))
+    shape = tuple(before[target].shape)
+    up, down = write_lora(lora_dir, f"{fmt}.safetensors", stem, up_name, down_name, shape)
     lora_model = run("LoraLoaderModelOnly", model=model, lora_name=f"{fmt}.safetensors",
                      strength_model=STRENGTH)[0]
     after = patched_state(lora_model)
@@ -99,7 +103,8 @@ def test_strength_zero_is_bit_identical(model, lora_dir):
 
 
 def test_unmatched_keys_get_comfy_warning(model, lora_dir, caplog):
-    write_lora(lora_dir, "foreign.safetensors", "diffusion_model.not_a_block.7.q", "lora_up", "lora_down", (8, 8))
+    write_lora(lora_dir, "foreign.safetensors", "diffusion_model.not_a_block.7.q", "lora_up", "lora_down",
+               (8, 8))
     with caplog.at_level(logging.WARNING):
         run("LoraLoaderModelOnly", model=model, lora_name="foreign.safetensors", strength_model=1.0)
     assert "lora key not loaded: diffusion_model.not_a_block.7.q" in caplog.text

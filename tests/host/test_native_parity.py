@@ -80,7 +80,8 @@ def test_native_graph_reproduces_golden(pack, golden, golden_model, name, batche
     errors = {
         # decode-ready outputs (condition frames / mel written back, as the official decode)
         "decode_video": max_err(video, run.tensors["decode_latent_video"]),
-        "vocoder_mel": max_err((audio * MEL_STD + MEL_MEAN).permute(0, 2, 1), run.tensors["vocoder_input_mel"]),
+        "vocoder_mel": max_err((audio * MEL_STD + MEL_MEAN).permute(0, 2, 1),
+                               run.tensors["vocoder_input_mel"]),
         # the sampled part of the final latents
         "final_video": max_err(video[:, :, vc:], run.tensors["final_latent_video"][:, :, vc:]),
         "final_audio": max_err(audio[:, ac:], run.tensors["final_latent_audio"][:, ac:]),
@@ -97,7 +98,8 @@ def test_native_noise_is_the_official_noise(pack, golden):
         _, _, latent = guider_mod.task_conditioning(run.task_inputs())
         noise = run_node("RandomNoise", noise_seed=run.entry["params"]["seed"])[0].generate_noise(latent)
         video, audio = noise.unbind()
-        assert torch.equal(video, run.tensors["noise_video"]) and torch.equal(audio, run.tensors["noise_audio"])
+        assert torch.equal(video, run.tensors["noise_video"])
+        assert torch.equal(audio, run.tensors["noise_audio"])
 
 
 def test_scheduler_is_the_official_schedule(pack, golden):
