@@ -201,10 +201,9 @@ class UniAVGenNativeModel(comfy.model_base.BaseModel):
         config = UniAVGenModelConfig(None if weights == compute_dtype else compute_dtype)
         super().__init__(config, comfy.model_base.ModelType.FLOW, device=device)
         self.diffusion_model = JointDiT(video, audio)
+        # The activation dtype is decided once, by the loaders (patching.compute_dtype_for, what ComfyUI
+        # picks for a diffusion model on the device); the sampler's latents enter in the video DiT's.
         self.compute_dtype = compute_dtype
-        # one place for the activation dtype: the DiTs compute in what the loader chose
-        for half in (video, audio):
-            half.compute_dtype = compute_dtype
 
     # the nested LATENT is in model space (see the module docstring)
     def process_latent_in(self, latent):
@@ -293,8 +292,8 @@ def native_model(video_dit, audio_dit):
             return patcher
     compute = getattr(video, "compute_dtype", torch.float32)
     if getattr(audio, "compute_dtype", compute) != compute:
-        log.info("%s: the audio DiT computes in %s, the video DiT in %s; both use %s", NODE,
-                 audio.compute_dtype, compute, compute)
+        log.info("%s: the audio DiT computes in %s, the video DiT in %s (each branch keeps its own)",
+                 NODE, audio.compute_dtype, compute)
     patcher = new_patcher(UniAVGenNativeModel(video, audio, compute_dtype=compute),
                           video_dit.load_device, video_dit.offload_device)
     made[:] = [patcher]   # the last pairing only: older ones would keep their audio DiT alive

@@ -202,3 +202,22 @@ def test_torch_compile_model_runs(parts):  # noqa: F811
     compiled = run("TorchCompileModel", model=model, backend="inductor")[0]
     out, _ = native(parts, model=compiled, steps=1)
     assert shapes(out) == LATENT_SHAPES and finite(out)
+
+
+def test_guider_step_cache_skips_model_calls(parts, monkeypatch):  # noqa: F811
+    model = run("UniAVGenModel", video_dit=parts["video_dit"], audio_dit=parts["audio_dit"])[0]
+    joint = model.model.diffusion_model
+    calls = []
+    original = type(joint).forward
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(joint), "forward", counting)
+    exact, _ = native(parts, model=model, steps=5, macfg_fraction=0.0)
+    full = len(calls)
+    calls.clear()
+    cached, _ = native(parts, model=model, steps=5, macfg_fraction=0.0, step_cache=1.0)
+    assert full == 5 and len(calls) < full   # batched: one forward per step; the cache skips some
+    assert finite(cached) and not torch.equal(cached["samples"].tensors[0], exact["samples"].tensors[0])
