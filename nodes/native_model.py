@@ -162,7 +162,7 @@ def _pass_flags(kw: dict, transformer_options: dict, batch: int, num_layers: int
     skip = step.get("skip_layer", -1)
     null = spec.null_pass_flags(zero_con=step.get("zero_con", False),
                                 skip_layer=skip if 0 < skip < num_layers else -1)
-    negative = kw["uv_negative"].reshape(-1).tolist()
+    negative = kw["uv_negative"]
     if len(negative) != batch:
         raise ValueError(f"{NODE}: conditioning for {len(negative)} samples but a batch of {batch}")
     return [null if n else spec.cond_flags for n in negative]
@@ -178,6 +178,26 @@ class _TextIds(comfy.conds.CONDRegular):
         rows = [self.cond] + [o.cond for o in others]
         width = max(r.shape[1] for r in rows)
         return torch.cat([torch.nn.functional.pad(r, (0, width - r.shape[1]), value=-1) for r in rows])
+
+
+class _PerSample(comfy.conds.CONDRegular):
+    """A Python value per sample (no tensor: no host sync, nothing data-dependent under torch.compile);
+    batches concatenate the lists."""
+
+    def __init__(self, cond: list):
+        self.cond = list(cond)
+
+    def process_cond(self, batch_size, **kwargs):
+        return self._copy_with(self.cond * max(batch_size // len(self.cond), 1))
+
+    def can_concat(self, other):
+        return True
+
+    def concat(self, others):
+        return self.cond + [v for o in others for v in o.cond]
+
+    def size(self):
+        return [len(self.cond)]
 
 
 class _Tokens(comfy.conds.CONDConstant):
@@ -238,7 +258,7 @@ class UniAVGenNativeModel(comfy.model_base.BaseModel):
             "uv_ref_latent": comfy.conds.CONDRegular(joint.ref_latent),
             "uv_cond_latent": comfy.conds.CONDRegular(joint.cond_latent),
             "uv_task": comfy.conds.CONDConstant(int(inputs.task)),
-            "uv_negative": comfy.conds.CONDRegular(torch.tensor([int(negative)], dtype=torch.long)),
+            "uv_negative": _PerSample([negative]),
             "uv_tokens": _Tokens(token_counts(inputs, cfg.patch_size)),
         }
         if joint.ref_mel is not None:

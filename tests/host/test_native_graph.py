@@ -4,6 +4,7 @@ schedulers, previews, Stop, memory estimates and the model patches users apply."
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 import torch
@@ -195,6 +196,9 @@ def test_plain_cfg_guider_samples_the_model(parts, caplog):  # noqa: F811
     assert shapes(out) == LATENT_SHAPES and finite(out)
 
 
+@pytest.mark.skipif(not os.environ.get("UNIAVGEN_SLOW_TESTS"),
+                    reason="inductor compiles the joint forward for ~7 min on a 2-core CPU (passed so); "
+                           "set UNIAVGEN_SLOW_TESTS=1 to run it")
 def test_torch_compile_model_runs(parts):  # noqa: F811
     pytest.importorskip("torch._inductor")
     logging.getLogger("torch._dynamo").setLevel(logging.ERROR)
