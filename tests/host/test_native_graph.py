@@ -185,7 +185,7 @@ def test_guider_and_conditioning_refuse_foreign_inputs(parts):  # noqa: F811
         run("UniAVGenSplitLatent", latent={"samples": torch.zeros(1, 48, 5, 4, 6)})
 
 
-def test_plain_cfg_guider_samples_the_model(parts, caplog):  # noqa: F811
+def test_plain_cfg_guider_samples_the_model(parts):  # noqa: F811
     """A plain CFGGuider (one scale, no MA-CFG / SLG) still drives the model."""
     model = run("UniAVGenModel", video_dit=parts["video_dit"], audio_dit=parts["audio_dit"])[0]
     positive, negative, latent = conditioning(parts, model)
