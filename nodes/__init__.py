@@ -8,6 +8,7 @@ from .conditioning import AudioToMel, ConditionVideo, ReferenceImage
 from .info import UniAVGenInfo
 from .loaders import LoadAudioDiT, LoadVideoDiT
 from .long_form import LongForm
+from .native_nodes import NATIVE_NODES
 from .sampler import UniAVGenSampler
 from .saving import SaveVideo
 from .speech import SpeechText
@@ -32,4 +33,5 @@ class UniAVGenExtension(ComfyExtension):
             VocoderDecode,
             SaveVideo,
             UniAVGenInfo,
+            *NATIVE_NODES,
         ]

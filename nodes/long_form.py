@@ -13,15 +13,15 @@ from comfy_api.latest import io
 from ..uniavgen_core.limits import LimitError, check_windows
 from ..uniavgen_core.long_form import continuation, join_windows, plan_windows
 from ..uniavgen_core.mel import MelSpectrogram
-from ..uniavgen_core.sampler import NonFiniteError, SamplerError, SamplerSettings, sample
+from ..uniavgen_core.sampler import SamplerError, SamplerSettings
 from ..uniavgen_core.speech_rate import WINDOW_SECONDS
 from ..uniavgen_core.tasks import Task
 from ..uniavgen_core.text import SpeechTextEncoder
 from ..uniavgen_core.waveform import SAMPLE_RATE, prepare_speech
-from .attention import install_attention
 from .combos import check_combos, combo_problem
 from .io_types import AudioDiT, Mel, VideoDiT, Vocoder
-from .patching import load_exclusively
+from .native_guider import GuiderSettings, sample_task
+from .native_model import native_model
 from .payloads import MelClip, MelRole, SpeechRequest
 from .sampler import UniAVGenSampler
 from .task_inputs import build_task_inputs, check_vocabulary, user_words
@@ -122,12 +122,14 @@ class LongForm(io.ComfyNode):
         encoder = SpeechTextEncoder(audio_dit.model.vocabulary)
         for words in windows:
             check_vocabulary(encoder, words, language, NODE, text_node=NODE)
+        model = native_model(video_dit, audio_dit)   # the sampler node's path: one implementation
+        guide = GuiderSettings(video_cfg=video_cfg, audio_cfg=audio_cfg, macfg_fraction=macfg_fraction,
+                               slg_layer=slg_layer, batched_cfg=batched_cfg)
         fmt = comfy.latent_formats.Wan22()
         pbar = comfy.utils.ProgressBar(len(windows) * steps)
         frames_out, audio_out, inputs, last_frame = [], [], None, None
         for n, words in enumerate(windows):
-            load_exclusively([video_dit, audio_dit])
-            device = video_dit.load_device
+            device = torch.device("cpu")   # conditioning lives on the CPU; sampling moves it
             if n == 0:
                 task = Task.RAVG if reference_voice is not None else Task.AVG
                 inputs = build_task_inputs(
@@ -143,18 +145,14 @@ class LongForm(io.ComfyNode):
                                                  reference_text=windows[n - 1])
                 inputs = continuation(inputs, cond_latent=fmt.process_in(last.float()).to(device),
                                       voice_mel=voice.to(device), speech=speech)
-            install_attention(video_dit.model, audio_dit.model, device)
-            try:
-                result = sample(video_dit.model, audio_dit.model, inputs, settings[n],
-                                callback=_progress(pbar, n * steps))
-            except NonFiniteError as err:
-                raise ValueError(f"{NODE}: window {n + 1}: {user_words(err)}.") from err
+            video, audio = sample_task(model, inputs, guide, seed=settings[n].seed, steps=steps, shift=shift,
+                                       callback=_progress(pbar, n * steps), node=f"{NODE}: window {n + 1}")
             # decode now, on the CPU side: finished windows keep no DiT activations alive
-            frames = _decode_frames(vae, fmt.process_out(result.decode_video.float()))
+            frames = _decode_frames(vae, fmt.process_out(video.float()))
             mm.load_models_gpu([vocoder])
-            mel = result.decode_audio[0].float()
+            mel = audio[0].float()
             wave = vocoder.model.decode(mel.to(vocoder.load_device)).float().cpu().reshape(1, 1, -1)
-            check_finite_wave(NODE, wave, MelClip(mel=mel, role=MelRole.GENERATED))
+            check_finite_wave(NODE, wave, MelClip(mel=mel.cpu(), role=MelRole.GENERATED))
             audio_out.append(fit_length(wave, frames.shape[0] * SAMPLE_RATE // 16)[0, 0])
             last_frame = frames[-1:].clone()
             # finished windows are kept as 8-bit frames (a quarter of float32); the join converts back
@@ -168,10 +166,10 @@ class LongForm(io.ComfyNode):
 
 
 def _progress(pbar: comfy.utils.ProgressBar, offset: int):
-    """Step callback of one window: the bar runs across all windows; Stop works inside a window."""
-    def callback(step: int, total: int, video: torch.Tensor, audio: torch.Tensor) -> None:
-        mm.throw_exception_if_processing_interrupted()
-        pbar.update_absolute(offset + step)
+    """Step callback of one window (ComfyUI's: step from 0): the bar runs across all windows; Stop
+    works inside a window (the guider checks after every step)."""
+    def callback(step: int, x0, x, total: int) -> None:
+        pbar.update_absolute(offset + step + 1)
 
     return callback
 

@@ -52,6 +52,11 @@ def load_exclusively(patchers: list) -> None:
     run out. They come back on demand (VAEDecode loads the VAE again).
     """
     mm.load_models_gpu(patchers)
+    evict_others(patchers)
+
+
+def evict_others(patchers: list) -> None:
+    """Unload every loaded model but `patchers` from the devices those are loaded on."""
     keep = [loaded for loaded in mm.current_loaded_models if any(loaded.model is p for p in patchers)]
     for device in {loaded.device for loaded in keep}:
         mm.free_memory(float("inf"), device, keep_loaded=keep)

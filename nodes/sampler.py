@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import comfy.latent_formats
+import torch
 from comfy_api.latest import io
 
 from ..uniavgen_core.config import ConfigError, check_pair
 from ..uniavgen_core.geometry import VIDEO_FPS, pixel_frames
-from ..uniavgen_core.sampler import NonFiniteError, SamplerError, SamplerSettings, sample
+from ..uniavgen_core.sampler import SamplerError, SamplerSettings
 from ..uniavgen_core.text import SpeechTextEncoder
 from ..uniavgen_core.waveform import SAMPLE_RATE
-from .attention import install_attention
 from .io_types import AudioDiT, Mel, Speech, VideoDiT
-from .patching import load_exclusively
+from .native_guider import GuiderSettings, sample_task
+from .native_model import native_model
 from .payloads import MelClip, MelRole
-from .progress import step_callback
 from .task_inputs import NODE, TASK_TABLE, build_task_inputs, choose_task, user_words
 
 MAX_STEPS = 1000
@@ -111,30 +111,27 @@ class UniAVGenSampler(io.ComfyNode):
             raise ValueError(f"{NODE}: 'video_dit' and 'audio_dit' do not fit together ({err}): they come "
                              "from different checkpoints. Give both loaders the same 'dit_name'.") from err
         try:
-            settings = SamplerSettings(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
-                                       macfg_fraction=macfg_fraction, slg_layer=slg_layer, seed=seed,
-                                       batched_cfg=batched_cfg, cache_threshold=step_cache)
+            # the core owns the rules for the settings; the native path below samples with them
+            SamplerSettings(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
+                            macfg_fraction=macfg_fraction, slg_layer=slg_layer, seed=seed,
+                            batched_cfg=batched_cfg, cache_threshold=step_cache)
         except SamplerError as err:
             raise ValueError(f"{NODE}: {user_words(err)}") from err
         task = choose_task(reference_voice, condition_audio, condition_video)
-        load_exclusively([video_dit, audio_dit])
-        device = video_dit.load_device
         encoder = SpeechTextEncoder(audio_dit.model.vocabulary)
         inputs = build_task_inputs(task=task, speech=speech, encoder=encoder, positive=positive,
                                    negative=negative, reference_image=reference_image,
                                    reference_voice=reference_voice, condition_audio=condition_audio,
-                                   condition_video=condition_video, length=length, device=device)
-        install_attention(video_dit.model, audio_dit.model, device)
-        try:
-            result = sample(video_dit.model, audio_dit.model, inputs, settings,
-                            callback=step_callback(steps, device))
-        except NonFiniteError as err:
-            raise ValueError(f"{NODE}: {user_words(err)}.") from err
-        video = comfy.latent_formats.Wan22().process_out(result.decode_video.float()).cpu()
+                                   condition_video=condition_video, length=length,
+                                   device=torch.device("cpu"))
+        guide = GuiderSettings(video_cfg=video_cfg, audio_cfg=audio_cfg, macfg_fraction=macfg_fraction,
+                               slg_layer=slg_layer, batched_cfg=batched_cfg, cache_threshold=step_cache)
+        video, audio = sample_task(native_model(video_dit, audio_dit), inputs, guide, seed=seed,
+                                   steps=steps, shift=shift, node=NODE)
+        latent = comfy.latent_formats.Wan22().process_out(video.float()).cpu()
         samples = pixel_frames(inputs.latent_frames) * SAMPLE_RATE // VIDEO_FPS
-        mel = MelClip(mel=result.decode_audio[0].float().cpu(), role=MelRole.GENERATED, num_samples=samples)
-        return io.NodeOutput({"samples": video}, mel)
-
+        mel = MelClip(mel=audio[0].float().cpu(), role=MelRole.GENERATED, num_samples=samples)
+        return io.NodeOutput({"samples": latent}, mel)
 
 
 def _setting_problems(*, steps, shift, video_cfg, audio_cfg, macfg_fraction, slg_layer, length) -> list[str]:

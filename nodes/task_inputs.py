@@ -57,15 +57,15 @@ TASK_TABLE = (
 
 
 def choose_task(reference_voice: MelClip | None, condition_audio: MelClip | None,
-                condition_video: dict | None) -> Task:
+                condition_video: dict | None, *, node: str = NODE) -> Task:
     given = [name for name, value in (("reference_voice", reference_voice),
                                       ("condition_audio", condition_audio),
                                       ("condition_video", condition_video)) if value is not None]
     if len(given) > 1:
-        raise ValueError(f"{NODE}: {' and '.join(given)} are connected together; UniAVGen runs one task "
+        raise ValueError(f"{node}: {' and '.join(given)} are connected together; UniAVGen runs one task "
                          f"at a time. {TASK_TABLE}")
-    _check_role("reference_voice", reference_voice, MelRole.REFERENCE_VOICE)
-    _check_role("condition_audio", condition_audio, MelRole.CONDITION_AUDIO)
+    _check_role("reference_voice", reference_voice, MelRole.REFERENCE_VOICE, node)
+    _check_role("condition_audio", condition_audio, MelRole.CONDITION_AUDIO, node)
     if reference_voice is not None:
         return Task.RAVG
     if condition_audio is not None:
@@ -75,47 +75,48 @@ def choose_task(reference_voice: MelClip | None, condition_audio: MelClip | None
     return Task.AVG
 
 
-def _check_role(name: str, clip: MelClip | None, role: MelRole) -> None:
+def _check_role(name: str, clip: MelClip | None, role: MelRole, node: str = NODE) -> None:
     if clip is not None and clip.role is not role:
-        raise ValueError(f"{NODE}: '{name}' got a mel made for '{clip.role.value}'. Set 'use_as' to "
+        raise ValueError(f"{node}: '{name}' got a mel made for '{clip.role.value}'. Set 'use_as' to "
                          f"'{role.value}' in the UniAVGen Audio To Mel node that feeds it.")
 
 
-def normalise_latent(latent: dict, name: str) -> torch.Tensor:
+def normalise_latent(latent: dict, name: str, node: str = NODE) -> torch.Tensor:
     samples = latent["samples"]
     if samples.ndim != 5 or samples.shape[1] != 48:
-        raise ValueError(f"{NODE}: '{name}' must be a Wan 2.2 video latent [1, 48, frames, h, w], got "
+        raise ValueError(f"{node}: '{name}' must be a Wan 2.2 video latent [1, 48, frames, h, w], got "
                          f"{tuple(samples.shape)}. Encode it with the UniAVGen prepare nodes and the "
                          "Wan 2.2 VAE.")
     if samples.shape[0] != 1:
-        raise ValueError(f"{NODE}: '{name}' has a batch of {samples.shape[0]}; one clip at a time.")
+        raise ValueError(f"{node}: '{name}' has a batch of {samples.shape[0]}; one clip at a time.")
     return comfy.latent_formats.Wan22().process_in(samples.float())
 
 
 def build_task_inputs(*, task: Task, speech: SpeechRequest, encoder: SpeechTextEncoder,
                       positive, negative, reference_image: dict | None,
                       reference_voice: MelClip | None, condition_audio: MelClip | None,
-                      condition_video: dict | None, length: int, device: torch.device) -> TaskInputs:
+                      condition_video: dict | None, length: int, device: torch.device,
+                      node: str = NODE) -> TaskInputs:
     if task is Task.RAVG and not speech.reference_text:
-        raise ValueError(f"{NODE}: a reference_voice is connected but the Speech Text node's "
+        raise ValueError(f"{node}: a reference_voice is connected but the Speech Text node's "
                          "'reference_text' is empty. Type the exact words spoken in the reference clip.")
     cond_latent = None
     if condition_video is not None:
-        cond_latent = normalise_latent(condition_video, "condition_video").to(device)
+        cond_latent = normalise_latent(condition_video, "condition_video", node).to(device)
     if reference_image is not None:
-        ref_latent = normalise_latent(reference_image, "reference_image").to(device)
+        ref_latent = normalise_latent(reference_image, "reference_image", node).to(device)
     elif cond_latent is not None:
         ref_latent = cond_latent[:, :, :1]  # V2A: the first frame is the reference (official)
     else:
-        raise ValueError(f"{NODE}: 'reference_image' is not connected. Connect the UniAVGen Reference "
+        raise ValueError(f"{node}: 'reference_image' is not connected. Connect the UniAVGen Reference "
                          "Image node's 'reference' output (or a condition_video for dubbing).")
     try:
         frames = cond_latent.shape[2] if cond_latent is not None else latent_frames(length)
     except ValueError as err:
-        raise ValueError(f"{NODE}: 'length' {err}") from err
+        raise ValueError(f"{node}: 'length' {err}") from err
     if condition_audio is not None and condition_audio.frames > mel_frames(frames):
         raise ValueError(
-            f"{NODE}: 'condition_audio' lasts {mel_seconds(condition_audio.frames):.2f} s "
+            f"{node}: 'condition_audio' lasts {mel_seconds(condition_audio.frames):.2f} s "
             f"({condition_audio.frames} mel frames), longer than the clip's "
             f"{mel_seconds(mel_frames(frames)):.2f} s "
             f"('length' {pixel_frames(frames)} frames at 16 fps). Trim the audio or raise 'length' (4k+1).")
@@ -124,7 +125,7 @@ def build_task_inputs(*, task: Task, speech: SpeechRequest, encoder: SpeechTextE
         texts = encoder.encode_for_task(speech.text, speech.language, int(task),
                                         speech.reference_text if task is Task.RAVG else None)
     except (ValueError, ImportError) as err:
-        raise ValueError(f"{NODE}: 'speech' {err}") from err
+        raise ValueError(f"{node}: 'speech' {err}") from err
     positive_ids, negative_ids = texts.positive, texts.negative
 
     def mel(clip: MelClip | None) -> torch.Tensor | None:
@@ -142,4 +143,4 @@ def build_task_inputs(*, task: Task, speech: SpeechRequest, encoder: SpeechTextE
             latent_frames=frames,
         )
     except TaskInputError as err:
-        raise ValueError(f"{NODE}: {user_words(err)}") from err
+        raise ValueError(f"{node}: {user_words(err)}") from err

@@ -53,6 +53,13 @@ NOTES = {
             "should be the transcript of that audio."),
     "v2a": ("Dubbing: speech for a silent clip (16 fps; other rates are resampled; the first 81 frames "
             "are used). The clip's first frame is the reference image."),
+    "native_avg": ("Native graph, joint audio + video: UniAVGen as a MODEL sampled by ComfyUI's own "
+                   "SamplerCustomAdvanced (RandomNoise, KSamplerSelect, UniAVGen Scheduler, UniAVGen "
+                   "Guider); the same result as the one-node sampler. Put LoraLoaderModelOnly, "
+                   "ModelSamplingSD3 or other model patches between UniAVGen Model and the nodes that "
+                   "use it; try other samplers / schedulers in KSamplerSelect / BasicScheduler."),
+    "native_a2v": ("Native graph, audio-driven video: as the native joint workflow, with the speech "
+                   "to animate connected to UniAVGen Conditioning's condition_audio."),
     "longform": ("Long clips: the text is split at sentence and clause ends into 5.06 s windows; each "
                  "window continues from the previous one's last frame and voice, with the same face. "
                  "The plan output shows the split."),
@@ -152,7 +159,45 @@ def longform() -> tuple[list[Node], list[dict]]:
     return nodes, _note("longform")
 
 
+def _native(task: str, condition_links: dict[str, tuple[int, int]]) -> list[Node]:
+    """The native graph: UniAVGen Model -> Conditioning -> SamplerCustomAdvanced -> Split Latent."""
+    keep = {1, 2, 3, 4, 7, 8, 9, 12, 14, 15}
+    nodes = [n for n in _shared(task, {}) if n.id in keep]
+    for node in nodes:
+        if node.id == 12:
+            node.pos = (1180, 620)
+        if node.id in (14, 15):
+            node.pos = (node.pos[0] + 760, node.pos[1])
+    return nodes + [
+        Node(30, "UniAVGenModel", (360, 600), {}, {"video_dit": (7, 0), "audio_dit": (8, 0)}),
+        Node(32, "UniAVGenConditioning", (800, 0), {"length": 81},
+             {"model": (30, 0), "positive": (2, 0), "negative": (3, 0), "speech": (9, 0), **condition_links},
+             size=(340, 260)),
+        Node(33, "RandomNoise", (800, 300), {"noise_seed": 2025}),
+        Node(34, "KSamplerSelect", (800, 420), {"sampler_name": "euler"}),
+        Node(35, "UniAVGenScheduler", (800, 520), {"steps": 50, "shift": 5.0}),
+        Node(36, "UniAVGenGuider", (1180, 0), {},
+             {"model": (30, 0), "positive": (32, 0), "negative": (32, 1)}, size=(320, 260)),
+        Node(37, "SamplerCustomAdvanced", (1180, 300), {},
+             {"noise": (33, 0), "guider": (36, 0), "sampler": (34, 0), "sigmas": (35, 0),
+              "latent_image": (32, 2)}),
+        Node(38, "UniAVGenSplitLatent", (1560, 0), {}, {"latent": (37, 0)}),
+        Node(11, "VAEDecode", (1560, 140), {}, {"samples": (38, 0), "vae": (4, 0)}),
+        Node(13, "UniAVGenVocoderDecode", (1560, 260), {}, {"vocoder": (12, 0), "mel": (38, 1)}),
+    ]
+
+
+def native_avg() -> tuple[list[Node], list[dict]]:
+    return _native("native_avg", {"reference_image": (6, 0)}) + _reference_image(), _note("native_avg")
+
+
+def native_a2v() -> tuple[list[Node], list[dict]]:
+    links = {"reference_image": (6, 0), "condition_audio": (17, 0)}
+    return (_native("native_a2v", links) + _reference_image() + _mel_from(SPEECH, "condition_audio"),
+            _note("native_a2v"))
+
+
 WORKFLOWS: dict[str, Callable[[], tuple[list[Node], list[dict]]]] = {
     "uniavgen_avg": avg, "uniavgen_ravg": ravg, "uniavgen_a2v": a2v, "uniavgen_v2a": v2a,
-    "uniavgen_longform": longform,
+    "uniavgen_longform": longform, "uniavgen_native_avg": native_avg, "uniavgen_native_a2v": native_a2v,
 }

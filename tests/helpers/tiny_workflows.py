@@ -76,6 +76,12 @@ def make_tiny(prompt: dict, *, dit: str = TINY_DIT, vocoder: str = VOCODER_NAME,
                 inputs["length"] = frames
         elif kind == "UniAVGenSampler":
             inputs.update(steps=steps, length=frames)
+        elif kind == "UniAVGenConditioning":   # the native graph
+            inputs["length"] = frames
+        elif kind == "UniAVGenScheduler":
+            inputs["steps"] = steps
+        elif kind == "RandomNoise" and seed is not None:
+            inputs["noise_seed"] = seed
         elif kind == "UniAVGenLongForm":  # three windows of 17 frames
             inputs.update(steps=steps, length=frames, window_seconds=1.0,
                           text="Hello there. How are you? Goodbye now.")
@@ -113,6 +119,7 @@ def tiny_ui_workflow(stem: str, object_info: dict, *, prefix: str) -> dict:
         "UniAVGenLoadVocoder": {"vocoder_name": VOCODER_NAME},
         "UniAVGenReferenceImage": {"short_side": SHORT_SIDE},
         "UniAVGenSampler": {"steps": STEPS, "length": FRAMES},
+        "UniAVGenConditioning": {"length": FRAMES}, "UniAVGenScheduler": {"steps": STEPS},
         "UniAVGenSaveVideo": {"filename_prefix": prefix},
     }
     for node in workflow["nodes"]:

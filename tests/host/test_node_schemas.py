@@ -6,6 +6,9 @@ EXPECTED = {
     "UniAVGenLoadVideoDiT", "UniAVGenLoadAudioDiT", "UniAVGenLoadVocoder", "UniAVGenSpeechText",
     "UniAVGenReferenceImage", "UniAVGenConditionVideo", "UniAVGenAudioToMel", "UniAVGenSampler",
     "UniAVGenVocoderDecode", "UniAVGenLongForm", "UniAVGenSaveVideo", "UniAVGenInfo",
+    # the native graph
+    "UniAVGenModel", "UniAVGenConditioning", "UniAVGenGuider", "UniAVGenScheduler",
+    "UniAVGenSplitLatent", "UniAVGenJoinLatent",
 }
 
 

@@ -1,4 +1,4 @@
-"""The sampler node adds nothing numerically but the latent normalisation; errors; interruption."""
+"""The sampler node: the core sampler's result on the native path; errors; interruption."""
 
 from __future__ import annotations
 
@@ -41,8 +41,12 @@ def test_sampler_node_equals_a_direct_core_call(pack, parts):  # noqa: F811
     settings = SamplerSettings(steps=STEPS, seed=11, slg_layer=1)
     with torch.inference_mode():
         direct = sample(parts["video_dit"].model, parts["audio_dit"].model, direct_inputs, settings)
-    assert torch.equal(video_latent["samples"], fmt.process_out(direct.decode_video.float()))
-    assert torch.equal(mel.mel, direct.decode_audio[0].float())
+    # The node runs on the native path (ComfyUI's euler in sigma space): the core's run up to float32
+    # rounding (measured 6e-6 video / 3e-6 mel); the native graph gives its output bit for bit
+    # (test_native_graph.py).
+    ev = (video_latent["samples"] - fmt.process_out(direct.decode_video.float())).abs().max().item()
+    ea = (mel.mel - direct.decode_audio[0].float()).abs().max().item()
+    assert ev <= 1e-4 and ea <= 1e-4, (ev, ea)
 
 
 def test_batched_cfg_matches_sequential(parts):  # noqa: F811
@@ -153,4 +157,5 @@ def test_text_encoder_and_vae_are_not_resident_while_sampling(parts):  # noqa: F
         run("UniAVGenSampler", reference_image=ref, **sampler_inputs(parts, steps=2))
     finally:
         comfy.utils.set_progress_bar_global_hook(None)
-    assert resident and all(names == {"VideoDiT", "AudioDiT"} for names in resident), resident
+    # only the two DiTs, which sample as one native model (UniAVGen Model)
+    assert resident and all(names == {"UniAVGenNativeModel"} for names in resident), resident
