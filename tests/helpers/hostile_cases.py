@@ -216,7 +216,8 @@ def non_finite() -> list[Case]:
             "r2_nan_audio_dit_weights",
             tp.edit(tp.edit(avg, "vdit", dit_name=hm.NAN_AUDIO), "adit", dit_name=hm.NAN_AUDIO),
             RUNTIME,
-            (SAMPLER, "became NaN/inf while sampling", "weight tensors of the audio DiT hold NaN/inf", "re-download it"),
+            (SAMPLER, "became NaN/inf while sampling", "weight tensors of the audio DiT hold NaN/inf",
+             "re-download it"),
         ),
         Case(
             "r2_nan_vocoder_weights",
