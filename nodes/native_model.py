@@ -29,6 +29,7 @@ import comfy.supported_models_base
 import torch
 
 from ..uniavgen_core.model.joint import JointInputs, joint_forward
+from ..uniavgen_core.model.quant_ops import holds_quantised
 from ..uniavgen_core.tasks import TASK_SPECS, Task, TaskInputs
 from .attention import install_attention
 from .patching import new_patcher
@@ -314,7 +315,9 @@ def native_model(video_dit, audio_dit):
     if getattr(audio, "compute_dtype", compute) != compute:
         log.info("%s: the audio DiT computes in %s, the video DiT in %s (each branch keeps its own)",
                  NODE, audio.compute_dtype, compute)
+    # GGUF halves keep their blocks: LoRA patches then apply after dequantisation (gguf_ops.py)
+    quantised = any(holds_quantised(m) for half in (video, audio) for m in half.modules())
     patcher = new_patcher(UniAVGenNativeModel(video, audio, compute_dtype=compute),
-                          video_dit.load_device, video_dit.offload_device)
+                          video_dit.load_device, video_dit.offload_device, quantised=quantised)
     made[:] = [patcher]   # the last pairing only: older ones would keep their audio DiT alive
     return patcher

@@ -259,3 +259,33 @@ def test_weight_dtype_applies_to_the_float_tensors_of_a_gguf(models_dir, weight_
         assert kinds == {torch.uint8, floats}   # blocks stay blocks, float tensors follow the input
     out = _forward(video_p.model, audio_p.model, tiny.sample("AVG"))
     assert all(torch.isfinite(o).all() for o in out)
+
+
+def test_native_lora_on_a_gguf_model_applies_after_dequantisation(models_dir):
+    """LoraLoaderModelOnly's own path (comfy.sd.load_lora_for_models) on the native MODEL of GGUF DiTs."""
+    import comfy.sd
+
+    cpu = torch.device("cpu")
+    video_p, audio_p = _load(*_gguf("Q8_0"))
+    model = run("UniAVGenModel", video_dit=video_p, audio_dit=audio_p)[0]
+    key = "blocks.1.self_attn.q.weight"
+    layer = video_p.model.get_submodule(key.rsplit(".", 1)[0])
+    g = torch.Generator().manual_seed(6)
+    up, down = torch.randn(32, 4, generator=g) * 0.3, torch.randn(4, 32, generator=g) * 0.3
+    lora = {"diffusion_model.blocks.1.self_attn.q.lora_up.weight": up,
+            "diffusion_model.blocks.1.self_attn.q.lora_down.weight": down}
+    patched_model, _ = comfy.sd.load_lora_for_models(model, None, lora, 1.0, 0)
+    sample = tiny.sample("AVG", seed=4)
+    expanded_v = _expanded(models_dir / _gguf("Q8_0")[0], "video")
+    expanded_a = _expanded(models_dir / _gguf("Q8_0")[1], "audio")
+    with torch.no_grad():
+        expanded_v.get_submodule(key.rsplit(".", 1)[0]).weight += up @ down
+    expected = _forward(expanded_v, expanded_a, sample)
+    try:
+        patched_model.patch_model(device_to=cpu)
+        assert layer.weight.dtype == torch.uint8   # the blocks were not rewritten
+        joint = patched_model.model.diffusion_model
+        got = _forward(joint.video, joint.audio, sample)
+    finally:
+        patched_model.unpatch_model(device_to=cpu)
+    assert max(_rel(got, expected)) < 1e-5

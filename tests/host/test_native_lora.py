@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from helpers.golden_cases import manifest
+from helpers.tiny_models import tiny_checkpoint
 from helpers.node_runner import run
 from uniavgen_core.checkpoint import load_audio_dit, load_video_dit
 
@@ -35,11 +35,11 @@ FORMATS = {
 
 
 @pytest.fixture(scope="module")
-def model(pack, golden):
+def model(pack):
     """Its own DiTs (float32): patching must not touch models other tests share."""
     patching = importlib.import_module(f"{pack.__name__}.nodes.patching")
     native = importlib.import_module(f"{pack.__name__}.nodes.native_model")
-    path = golden / manifest(golden)["checkpoint"]["dir"]
+    path = tiny_checkpoint()
     cpu = torch.device("cpu")
     video = patching.new_patcher(load_video_dit(path, dtype=torch.float32), cpu, cpu)
     audio = patching.new_patcher(load_audio_dit(path, dtype=torch.float32), cpu, cpu)
