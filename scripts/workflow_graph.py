@@ -7,8 +7,23 @@ workflows/ and workflows/api/ in sync.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+
+def _compat():
+    """The pack's nodes/compat.py (ComfyUI version differences), loaded without ComfyUI."""
+    path = Path(__file__).resolve().parents[1] / "nodes" / "compat.py"
+    spec = importlib.util.spec_from_file_location("uniavgen_compat", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# (kind, options) of one /object_info input, combos as lists on every ComfyUI version.
+input_spec = _compat().input_spec
 
 # Widget types: everything else is a socket.
 _WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
@@ -36,9 +51,8 @@ def _input_specs(info: dict) -> list[tuple[str, Any, dict, bool]]:
     for group, optional in (("required", False), ("optional", True)):
         inputs = info["input"].get(group, {})
         for name in order.get(group, list(inputs)):
-            spec = inputs[name]
-            kind, options = spec[0], (spec[1] if len(spec) > 1 else {})
-            specs.append((name, kind, options or {}, optional))
+            kind, options = input_spec(inputs[name])
+            specs.append((name, kind, options, optional))
     return specs
 
 
