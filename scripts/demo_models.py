@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from helpers.tiny_models import write_tiny_vocoder  # noqa: E402
+from helpers.tiny_models import build_tiny_vocoder  # noqa: E402
 from uniavgen_core import __version__  # noqa: E402
 from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig  # noqa: E402
 from uniavgen_core.model import AudioDiT, VideoDiT  # noqa: E402
@@ -49,6 +49,28 @@ def write_demo_dit(path: Path, seed: int = 0) -> Path:
     return path
 
 
+# Random weights give full-scale (clipped) noise; the demo's speech track plays at about -20 dBFS.
+DEMO_PEAK = 0.1
+
+
+def write_demo_vocoder(folder: Path) -> Path:
+    """The tiny random BigVGAN with its last layer scaled so that its noise is not at full scale."""
+    if (folder / "model.safetensors").is_file():
+        return folder
+    model = build_tiny_vocoder()
+    peaks: list[float] = []
+    hook = model.conv_post.register_forward_hook(lambda _m, _i, out: peaks.append(float(out.abs().max())))
+    with torch.no_grad():
+        model(torch.randn(1, model.config.mel_dim, 64, generator=torch.Generator().manual_seed(0)))
+        hook.remove()
+        scale = DEMO_PEAK / max(peaks[0], 1e-6)
+        model.conv_post.weight.mul_(scale)
+        if model.conv_post.bias is not None:
+            model.conv_post.bias.mul_(scale)
+    model.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
 def write_demo_models(models: Path) -> None:
     write_demo_dit(models / "diffusion_models" / DIT_FILE)
-    write_tiny_vocoder(models / "uniavgen_vocoders" / VOCODER)
+    write_demo_vocoder(models / "uniavgen_vocoders" / VOCODER)
