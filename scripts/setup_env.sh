@@ -77,10 +77,14 @@ _build_venv() {
   "${pip[@]}" -r "$COMFYUI_DIR/requirements.txt" "${_torch_stack[@]}" "$_torchvision"
   "${pip[@]}" -r "$_root/requirements.txt" -r "$_root/requirements-test.txt" "${_torch_stack[@]}" "$_torchvision"
   touch "$_venv/.ready"
+  _remove_stale
+}
+
+_remove_stale() {
   # This host's older venvs are stale once its key changes; another host's venv is left alone.
   # (Unprefixed venv-<hash> folders predate the second host and were built for 0.3.75.)
-  local stale=("venv-$UNIAVGEN_HOST-*")
-  [ "$UNIAVGEN_HOST" = 0.3.75 ] && stale+=("venv-????????????")
+  local stale=("venv-$UNIAVGEN_HOST-*") pattern
+  if [ "$UNIAVGEN_HOST" = 0.3.75 ]; then stale+=("venv-????????????"); fi
   for pattern in "${stale[@]}"; do
     find "$UNIAVGEN_CACHE" -maxdepth 1 -name "$pattern" ! -name "$(basename "$_venv")" \
       -exec rm -rf {} + || true

@@ -44,6 +44,7 @@ lint() {  # ruff, from the venv of the host that runs first
     export UNIAVGEN_HOST="$1"
     # shellcheck source=setup_env.sh
     source "$root/scripts/setup_env.sh"
+    [ -n "${UNIAVGEN_HOST_ABSENT:-}" ] && exit 0
     cd "$root"
     echo "[test] ruff"
     "$UNIAVGEN_PY" -m ruff check .
