@@ -11,6 +11,14 @@ Differences that need no code (checked on both hosts):
   dynamic patchers accept. On a CPU ModelPatcherDynamic hands back a plain ModelPatcher.
 - ModelPatcher's partial-load accounting reads model.manual_cast_dtype (0.33; 0.3.75 ignores it):
   patching.new_patcher sets it, so cast buffers of fp8 weights are counted on both.
+- Frontend 1.49 (0.33) instead of 1.32: the shipped workflows load, export and run in both (ui tier).
+
+Conventions of newer ComfyUI for the native (KSampler) path, not used by the pack's own sampler:
+- joint AV latents are a comfy.nested_tensor.NestedTensor of (video, audio) in LATENT["samples"],
+  with a NestedTensor "noise_mask" of the same streams (0.6+; ones where a stream is generated);
+  LTXVConcatAVLatent / LTXVSeparateAVLatent make and split them for any AV model (0.33);
+- samplers hand nested x0 to callbacks and latent previews show its first (video) stream (0.30+).
+These exist only from 0.6 on, so a native path needs a fallback (or a higher requires-comfyui).
 """
 
 from __future__ import annotations
