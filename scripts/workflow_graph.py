@@ -28,6 +28,7 @@ input_spec = _compat().input_spec
 # Widget types: everything else is a socket.
 _WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 CONTROL_VALUE = "fixed"
+_SAVED_BEFORE = object()  # marks a widget with no saved value
 
 
 @dataclass
@@ -154,13 +155,22 @@ def ui_to_api(workflow: dict, object_info: dict) -> dict:
         linked = {i["name"]: links[i["link"]] for i in node.get("inputs", []) if i.get("link") is not None}
         values = iter(node.get("widgets_values", []))
         inputs: dict[str, Any] = {}
-        for name, kind, options, _ in _input_specs(info):
+        for name, kind, options, optional in _input_specs(info):
             if _is_widget(kind, options):
-                inputs[name] = next(values)
+                value = next(values, _SAVED_BEFORE)
+                if value is _SAVED_BEFORE:
+                    # A widget the node gained after the file was saved (e.g. CreateVideo's
+                    # optional bit_depth in 0.33): the server's default applies, as in the editor.
+                    if not optional and "default" not in options:
+                        raise KeyError(f"{node['type']} (node {node['id']}): no saved value for {name!r}")
+                    if not optional:
+                        inputs[name] = options["default"]
+                    continue
+                inputs[name] = value
                 if _has_control(name, kind, options):
-                    next(values)
+                    next(values, None)
                 for _ in _upload_values(options):
-                    next(values)
+                    next(values, None)
             if name in linked:
                 link = linked[name]
                 inputs[name] = [str(link[1]), link[2]]
