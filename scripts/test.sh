@@ -12,8 +12,10 @@ if [ "${1:-}" = --host ]; then
   host="${2:?--host needs 0.3.75, 0.33.0 or all}"; shift 2
 fi
 pytest_args=("$@")
-# The second host runs the tiers that touch ComfyUI; unit and parity tests do not import it.
-second_host_args=(-m "host or e2e or ui")
+# The second host runs the tiers that touch ComfyUI (unit and parity tests do not import it), less
+# the 30-prompt soak test: it repeats one workflow that runs once there already, and costs minutes.
+second_host_args=(-m "host or e2e or ui"
+                  --deselect tests/e2e/reliability/test_server_health.py::test_thirty_prompts_in_a_row)
 if [ -z "$host" ]; then
   if [ ${#pytest_args[@]} -eq 0 ]; then host=all; else host=0.3.75; fi
 fi
