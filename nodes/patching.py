@@ -9,6 +9,8 @@ import comfy.model_patcher
 import comfy.ops
 import torch
 
+from .compat import patcher_class
+
 log = logging.getLogger(__name__)
 
 WEIGHT_DTYPES: dict[str, torch.dtype | None] = {
@@ -21,13 +23,17 @@ WEIGHT_DTYPES: dict[str, torch.dtype | None] = {
 
 def new_patcher(model: torch.nn.Module, load_device: torch.device,
                 offload_device: torch.device, quantised: bool = False) -> comfy.model_patcher.ModelPatcher:
+    compute = getattr(model, "compute_dtype", None)
+    if compute is not None:
+        # As ComfyUI's own models: the dtype weights are cast to when stored in another one, else
+        # None. The partial-load accounting reads it to count the cast buffers (fp8 weights).
+        stored = {p.dtype for p in model.parameters()}
+        model.manual_cast_dtype = None if stored == {compute} else compute
     if quantised:   # GGUF blocks: weight patches are applied after dequantisation (see gguf_ops.py)
         from .gguf_ops import GGUFModelPatcher
 
         return GGUFModelPatcher(model, load_device=load_device, offload_device=offload_device)
-    # Newer ComfyUI has CoreModelPatcher (dynamic VRAM); 0.3.75 only ModelPatcher.
-    cls = getattr(comfy.model_patcher, "CoreModelPatcher", None) or comfy.model_patcher.ModelPatcher
-    return cls(model, load_device=load_device, offload_device=offload_device)
+    return patcher_class()(model, load_device=load_device, offload_device=offload_device)
 
 
 def compute_dtype_for(load_device: torch.device, weight_dtype: torch.dtype | None) -> torch.dtype:

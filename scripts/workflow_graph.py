@@ -7,12 +7,28 @@ workflows/ and workflows/api/ in sync.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+
+def _compat():
+    """The pack's nodes/compat.py (ComfyUI version differences), loaded without ComfyUI."""
+    path = Path(__file__).resolve().parents[1] / "nodes" / "compat.py"
+    spec = importlib.util.spec_from_file_location("uniavgen_compat", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# (kind, options) of one /object_info input, combos as lists on every ComfyUI version.
+input_spec = _compat().input_spec
 
 # Widget types: everything else is a socket.
 _WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 CONTROL_VALUE = "fixed"
+_SAVED_BEFORE = object()  # marks a widget with no saved value
 
 
 @dataclass
@@ -36,9 +52,8 @@ def _input_specs(info: dict) -> list[tuple[str, Any, dict, bool]]:
     for group, optional in (("required", False), ("optional", True)):
         inputs = info["input"].get(group, {})
         for name in order.get(group, list(inputs)):
-            spec = inputs[name]
-            kind, options = spec[0], (spec[1] if len(spec) > 1 else {})
-            specs.append((name, kind, options or {}, optional))
+            kind, options = input_spec(inputs[name])
+            specs.append((name, kind, options, optional))
     return specs
 
 
@@ -140,13 +155,22 @@ def ui_to_api(workflow: dict, object_info: dict) -> dict:
         linked = {i["name"]: links[i["link"]] for i in node.get("inputs", []) if i.get("link") is not None}
         values = iter(node.get("widgets_values", []))
         inputs: dict[str, Any] = {}
-        for name, kind, options, _ in _input_specs(info):
+        for name, kind, options, optional in _input_specs(info):
             if _is_widget(kind, options):
-                inputs[name] = next(values)
+                value = next(values, _SAVED_BEFORE)
+                if value is _SAVED_BEFORE:
+                    # A widget the node gained after the file was saved (e.g. CreateVideo's
+                    # optional bit_depth in 0.33): the server's default applies, as in the editor.
+                    if not optional and "default" not in options:
+                        raise KeyError(f"{node['type']} (node {node['id']}): no saved value for {name!r}")
+                    if not optional:
+                        inputs[name] = options["default"]
+                    continue
+                inputs[name] = value
                 if _has_control(name, kind, options):
-                    next(values)
+                    next(values, None)
                 for _ in _upload_values(options):
-                    next(values)
+                    next(values, None)
             if name in linked:
                 link = linked[name]
                 inputs[name] = [str(link[1]), link[2]]

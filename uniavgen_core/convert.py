@@ -164,8 +164,8 @@ def convert(official: str | Path, out: str | Path, *, dtype: str = "bf16", video
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m uniavgen_core.convert",
+def main(argv: list[str] | None = None, prog: str = "python -m uniavgen_core.convert") -> int:
+    parser = argparse.ArgumentParser(prog=prog,
                                      description=__doc__.splitlines()[0])
     parser.add_argument("official", type=Path, help="the downloaded folder (or its index json)")
     parser.add_argument("out", type=Path, help="where the single files go (e.g. models/diffusion_models)")

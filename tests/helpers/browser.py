@@ -40,10 +40,14 @@ UI_SETTINGS = {"Comfy.Minimap.Visible": False, "LiteGraph.Canvas.MinFontSizeForL
 # The "Nodes 2.0" banner remembers its dismissal in localStorage.
 INIT_SCRIPT = "window.localStorage.setItem('vueNodesBannerDismissed', 'true');"
 
-RUN_BUTTON = '[data-testid="queue-button"] .p-splitbutton-button'
+# The Run button: inside a split button up to frontend 1.32 (ComfyUI 0.3.75), the element itself
+# in 1.49 (ComfyUI 0.33). Either matches, whichever frontend the host serves.
+RUN_BUTTON = '[data-testid="queue-button"] .p-splitbutton-button, button[data-testid="queue-button"]'
 FILE_INPUT = "#comfy-file-input"
 MISSING_DIALOG = '[role="dialog"][aria-labelledby="global-missing-nodes"]'
 MISSING_DIALOG_TYPES = MISSING_DIALOG + " .comfy-missing-nodes > div > span:first-child"
+# Frontend 1.49 reports a missing node in a notice titled "Missing node: <type>" instead.
+MISSING_NOTICE = "text=/^Missing nodes?: /"
 
 READY_JS = """() => !!(window.app && app.graph && app.canvas && app.canvas.canvas
     && app.canvas.canvas.width > 0 && app.canvas.frame > 0
@@ -51,10 +55,13 @@ READY_JS = """() => !!(window.app && app.graph && app.canvas && app.canvas.canva
 FRAME_JS = "() => app.canvas.frame"
 READ_GRAPH_JS = """() => {
   const plain = (v) => { try { return JSON.parse(JSON.stringify(v ?? null)); } catch { return String(v); } };
+  const asked = (n) => (n.has_errors && n.last_serialization ? n.last_serialization.type : n.type);
+  // has_errors marks a missing node type; frontend 1.49 also sets it on a loader whose model file
+  // the server lacks, which is not a missing node: only unregistered types count.
   const nodes = app.graph.nodes.map((n) => ({
     id: n.id,
-    type: n.has_errors && n.last_serialization ? n.last_serialization.type : n.type,
-    has_errors: !!n.has_errors,
+    type: asked(n),
+    has_errors: !!n.has_errors && !(asked(n) in LiteGraph.registered_node_types),
     widgets: (n.widgets || []).map((w) => ({name: String(w.name), type: String(w.type),
                                             value: plain(w.value), serialize: w.serialize !== false})),
   }));
@@ -202,13 +209,15 @@ def open_file(ui: ComfyPage, filename: str, mime_type: str, data: bytes,
 
 def missing_node_report(page: Page, dialog_timeout_s: float = 5.0) -> LoadReport:
     in_graph = tuple(read_graph(page).missing_types)
-    dialog = page.locator(MISSING_DIALOG)
+    dialog = page.locator(MISSING_DIALOG).or_(page.locator(MISSING_NOTICE))
     if in_graph:  # the dialog is rendered a tick after the graph is configured
         try:
-            dialog.wait_for(state="visible", timeout=dialog_timeout_s * 1000)
+            dialog.first.wait_for(state="visible", timeout=dialog_timeout_s * 1000)
         except PlaywrightTimeout:
             pass  # no dialog: the report's in_dialog stays empty and shows the disagreement
-    in_dialog = tuple(sorted(t.strip() for t in page.locator(MISSING_DIALOG_TYPES).all_inner_texts()))
+    listed = [t.strip() for t in page.locator(MISSING_DIALOG_TYPES).all_inner_texts()]
+    listed += [t.split(":", 1)[1].strip() for t in page.locator(MISSING_NOTICE).all_inner_texts()]
+    in_dialog = tuple(sorted(set(listed)))
     return LoadReport(in_dialog=in_dialog, in_graph=in_graph)
 
 
@@ -274,13 +283,19 @@ def serialize_workflow(page: Page) -> dict:
     return page.evaluate("() => JSON.parse(JSON.stringify(app.graph.serialize()))")
 
 
-def wait_widget_contains(page: Page, node_id: int, widget: str, text: str, timeout_s: float = 30.0) -> None:
-    """Wait until a node's widget shows `text` (e.g. an executed PreviewAny)."""
+# PreviewAny's text widget: "preview" up to frontend 1.32, "preview_text" in 1.49.
+TEXT_PREVIEW_WIDGETS = ("preview", "preview_text")
+
+
+def wait_widget_contains(page: Page, node_id: int, widget: str | tuple[str, ...], text: str,
+                         timeout_s: float = 30.0) -> None:
+    """Wait until a node's widget (any of the names) shows `text` (e.g. an executed PreviewAny)."""
+    names = [widget] if isinstance(widget, str) else list(widget)
     page.wait_for_function(
-        "([id, name, text]) => { const n = app.graph.getNodeById(id);"
-        " const w = n && (n.widgets || []).find((x) => x.name === name);"
+        "([id, names, text]) => { const n = app.graph.getNodeById(id);"
+        " const w = n && (n.widgets || []).find((x) => names.includes(x.name));"
         " return !!w && String(w.value ?? '').includes(text); }",
-        arg=[node_id, widget, text], timeout=timeout_s * 1000)
+        arg=[node_id, names, text], timeout=timeout_s * 1000)
 
 
 def save_screenshot(page: Page, path: Path) -> Path:

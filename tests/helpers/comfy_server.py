@@ -58,8 +58,16 @@ class HostLayout:
 
 
 class ComfyServer:
+    """A ComfyUI server this process starts (start/stop), or one already running (attach).
+
+    own_folders: the layout's folders replace ComfyUI's models/input/output/user (tests, the
+    embedded host); without it ComfyUI runs with its own folders and extra_model_paths.yaml, and
+    only `extra_paths` (custom nodes and models to add) is passed on top.
+    """
+
     def __init__(self, comfyui_dir: Path, layout: HostLayout, env: dict | None = None, *,
-                 cpu: bool = True, python: str = sys.executable) -> None:
+                 cpu: bool = True, python: str = sys.executable, own_folders: bool = True,
+                 extra_paths: Path | None = None) -> None:
         self.comfyui_dir = comfyui_dir
         self.layout = layout
         self.port = free_port()
@@ -67,20 +75,31 @@ class ComfyServer:
         self.log_path = layout.root / "server.log"
         self.extra_env = env or {}
         self.cpu, self.python = cpu, python
+        self.own_folders, self.extra_paths = own_folders, extra_paths
         self.process: subprocess.Popen | None = None
 
+    @classmethod
+    def attach(cls, url: str, layout: HostLayout) -> ComfyServer:
+        """A client of a server someone else runs (never started or stopped from here)."""
+        server = cls(Path("."), layout)
+        server.base_url = url.rstrip("/")
+        return server
+
     def start(self, timeout: float = 120.0) -> None:
-        cmd = [
-            self.python, "main.py", *(["--cpu"] if self.cpu else []),
-            "--listen", "127.0.0.1", "--port", str(self.port),
-            "--disable-auto-launch", "--disable-api-nodes",
-            "--extra-model-paths-config", str(self.layout.write_extra_paths()),
-            "--output-directory", str(self.layout.root / "output"),
-            "--input-directory", str(self.layout.root / "input"),
-            "--temp-directory", str(self.layout.root / "temp"),
-            "--user-directory", str(self.layout.root / "user"),
-            "--database-url", "sqlite:///:memory:",
-        ]
+        cmd = [self.python, "main.py", *(["--cpu"] if self.cpu else []),
+               "--listen", "127.0.0.1", "--port", str(self.port), "--disable-auto-launch"]
+        if self.own_folders:
+            cmd += [
+                "--disable-api-nodes",
+                "--extra-model-paths-config", str(self.layout.write_extra_paths()),
+                "--output-directory", str(self.layout.root / "output"),
+                "--input-directory", str(self.layout.root / "input"),
+                "--temp-directory", str(self.layout.root / "temp"),
+                "--user-directory", str(self.layout.root / "user"),
+                "--database-url", "sqlite:///:memory:",
+            ]
+        elif self.extra_paths is not None:
+            cmd += ["--extra-model-paths-config", str(self.extra_paths)]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
         log = open(self.log_path, "wb")  # noqa: SIM115 - kept open for the server's lifetime
         self.process = subprocess.Popen(cmd, cwd=self.comfyui_dir, stdout=log, stderr=subprocess.STDOUT,
@@ -124,6 +143,18 @@ class ComfyServer:
                 return resp.status, (json.loads(body) if body else {})
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"{}")
+
+    def upload(self, path: Path) -> str:
+        """Put a file in the server's input folder (as the frontend's upload button does); its name."""
+        boundary = uuid.uuid4().hex
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"overwrite\"\r\n\r\ntrue\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; "
+                f"filename=\"{path.name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+        body = head.encode() + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        req = urllib.request.Request(self.base_url + "/upload/image", data=body,
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - the user's server
+            return json.loads(resp.read())["name"]
 
     def queue_prompt(self, prompt: dict, client_id: str | None = None) -> tuple[int, dict]:
         return self.post_json("/prompt", {"prompt": prompt, "client_id": client_id or uuid.uuid4().hex})

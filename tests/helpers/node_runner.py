@@ -20,6 +20,13 @@ def node_class(node_id: str) -> type:
     return nodes.NODE_CLASS_MAPPINGS[node_id]
 
 
+def compat():
+    """The pack's nodes/compat.py as ComfyUI loaded it (the one home of version differences)."""
+    import sys
+
+    return next(m for name, m in sys.modules.items() if name.endswith("UniAVGen.nodes.compat"))
+
+
 def validate(node_id: str, **inputs: Any) -> bool | str:
     cls = node_class(node_id)
     check = getattr(cls, "validate_inputs", None) or getattr(cls, "VALIDATE_INPUTS", None)

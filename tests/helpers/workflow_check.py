@@ -85,8 +85,14 @@ def widget_type_problem(widget: WidgetState) -> str | None:
     return None
 
 
-def widget_mismatches(file_node: Mapping[str, Any], live: NodeState) -> list[str]:
-    """Differences between one file node's `widgets_values` and the live node's widgets."""
+def widget_mismatches(file_node: Mapping[str, Any], live: NodeState,
+                      later: Mapping[str, Any] | None = None) -> list[str]:
+    """Differences between one file node's `widgets_values` and the live node's widgets.
+
+    later: defaults of the node's optional widget inputs (from /object_info). Widgets the node
+    gained after the file was saved (e.g. CreateVideo's bit_depth in ComfyUI 0.33) come last and
+    hold their defaults, as the editor fills them in: not a mismatch.
+    """
     where = f"node {live.id} ({live.type})"
     expected = list(file_node.get("widgets_values") or [])
     if isinstance(file_node.get("widgets_values"), dict):
@@ -100,7 +106,9 @@ def widget_mismatches(file_node: Mapping[str, Any], live: NodeState) -> list[str
     problems += [f"{where}: {msg}" for w in saved if (msg := widget_type_problem(w))]
     # Display-only widgets that the frontend still serialises (LoadAudio's player) add empty values.
     trailing_display = len(expected) > len(saved) and all(v in (None, "") for v in expected[len(saved):])
-    if len(expected) != len(saved) and not trailing_display:
+    added_later = len(expected) < len(saved) and later is not None and all(
+        w.name in later and same_value(later[w.name], w.value) for w in saved[len(expected):])
+    if len(expected) != len(saved) and not trailing_display and not added_later:
         names = [w.name for w in saved]
         problems.append(f"{where}: the file lists {len(expected)} widget values, the node has "
                         f"{len(saved)} saved widgets {names}")
@@ -111,8 +119,11 @@ def widget_mismatches(file_node: Mapping[str, Any], live: NodeState) -> list[str
     return problems
 
 
-def workflow_mismatches(workflow: Mapping[str, Any], graph: GraphState) -> list[str]:
-    """Node count, link count, node types and widget values of a file against the live graph."""
+def workflow_mismatches(workflow: Mapping[str, Any], graph: GraphState,
+                        later: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
+    """Node count, link count, node types and widget values of a file against the live graph.
+
+    later: optional_widget_defaults() of the server, to accept widgets added after saving."""
     file_nodes = {int(n["id"]): n for n in workflow.get("nodes", [])}
     live_nodes = {n.id: n for n in graph.nodes}
     problems = []
@@ -129,8 +140,18 @@ def workflow_mismatches(workflow: Mapping[str, Any], graph: GraphState) -> list[
             problems.append(f"node {node_id} is {live.type!r} in the editor, "
                             f"{file_node.get('type')!r} in the file")
         else:
-            problems += widget_mismatches(file_node, live)
+            problems += widget_mismatches(file_node, live, (later or {}).get(live.type))
     return problems
+
+
+def optional_widget_defaults(object_info: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """class_type -> {optional input: its default}, the values a newly added widget starts with."""
+    out = {}
+    for name, spec in object_info.items():
+        optional = spec.get("input", {}).get("optional", {})
+        out[name] = {key: value[1]["default"] for key, value in optional.items()
+                     if len(value) > 1 and isinstance(value[1], dict) and "default" in value[1]}
+    return out
 
 
 def _normalise_input(value: Any) -> Any:
@@ -144,12 +165,16 @@ def _normalise_input(value: Any) -> Any:
 
 
 def api_prompt_mismatches(exported: Mapping[str, Any], twin: Mapping[str, Any],
-                          declared_inputs: Mapping[str, Iterable[str]] | None = None) -> list[str]:
+                          declared_inputs: Mapping[str, Iterable[str]] | None = None,
+                          later: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
     """Differences between the frontend's export of a workflow and its API-format twin.
 
     `declared_inputs` (class_type -> input names, from /object_info) lets the export carry inputs
     the server does not declare (frontend-only widgets such as PreviewAny's `preview`) without the
-    twin having to copy them; without it every exported input must be in the twin.
+    twin having to copy them (nor the export those of the twin); without it every exported input
+    must be in the twin and the reverse. `later`
+    (optional_widget_defaults) lets it carry optional inputs a node gained after the twin was
+    exported, at their defaults (the server applies those to the twin too).
     """
     problems = []
     if set(exported) != set(twin):
@@ -164,10 +189,15 @@ def api_prompt_mismatches(exported: Mapping[str, Any], twin: Mapping[str, Any],
         declared = None if declared_inputs is None else set(declared_inputs.get(got["class_type"], ()))
         for name in sorted(set(got_inputs) | set(want_inputs)):
             if name not in want_inputs:
+                defaults = (later or {}).get(got["class_type"], {})
+                if name in defaults and same_value(defaults[name], got_inputs[name]):
+                    continue
                 if declared is None or name in declared:
                     problems.append(f"node {node_id}: input {name!r} is exported but not in the twin")
             elif name not in got_inputs:
-                problems.append(f"node {node_id}: input {name!r} is in the twin but not exported")
+                # A frontend-only input another frontend exported (LoadAudio's audioUI, 1.32): no input.
+                if declared is None or name in declared:
+                    problems.append(f"node {node_id}: input {name!r} is in the twin but not exported")
             elif not same_value(_normalise_input(want_inputs[name]), _normalise_input(got_inputs[name])):
                 problems.append(f"node {node_id}: input {name!r} exported as {got_inputs[name]!r}, "
                                 f"the twin has {want_inputs[name]!r}")

@@ -27,6 +27,29 @@ def test_loaders_return_model_patchers_with_the_vocabulary(tiny_models, pack):
     assert not hasattr(video.model, "vocabulary")
 
 
+def test_cast_dtype_is_declared_for_partial_load_accounting(tiny_models, pack):
+    """ComfyUI counts a cast buffer per layer from model.manual_cast_dtype when it loads partially.
+
+    Stored in the compute dtype: nothing to cast (None). Stored as fp8: cast to the compute dtype.
+    """
+    same = run("UniAVGenLoadVideoDiT", dit_name=DIT_FILE, weight_dtype="default")[0]
+    assert same.model.manual_cast_dtype is None
+    fp8 = run("UniAVGenLoadVideoDiT", dit_name=DIT_FILE, weight_dtype="fp8_e4m3fn")[0]
+    assert fp8.model.manual_cast_dtype == fp8.model.compute_dtype != torch.float8_e4m3fn
+
+
+def test_dit_weights_can_stream_under_dynamic_vram(tiny_models, pack):
+    """ComfyUI 0.12+ on NVIDIA (ModelPatcherDynamic) keeps the weights of comfy.ops layers in host
+    memory and streams them per layer; any other parameter is loaded whole. Nearly all weights must
+    sit in comfy.ops layers, or dynamic VRAM would hold the DiTs resident."""
+    for node in ("UniAVGenLoadVideoDiT", "UniAVGenLoadAudioDiT"):
+        model = run(node, dit_name=DIT_FILE, weight_dtype="fp8_e4m3fn")[0].model
+        total = sum(p.numel() for p in model.parameters())
+        streamed = sum(p.numel() for m in model.modules() if hasattr(m, "comfy_cast_weights")
+                       for p in m.parameters(recurse=False))
+        assert streamed / total > 0.99, (node, streamed, total)
+
+
 def test_dit_list_offers_index_files_not_shards(tiny_models, pack):
     import nodes
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from helpers.clips import FRAMES, HEIGHT, WIDTH, decode_mp4, moving_clip, sha256, speech
-from helpers.node_runner import node_class, run
+from helpers.node_runner import compat, node_class, run
 
 PROMPT = {"15": {"class_type": "UniAVGenSaveVideo", "inputs": {"crf": 23}}}
 WORKFLOW = {"nodes": [{"id": 15, "type": "UniAVGenSaveVideo"}], "links": []}
@@ -31,8 +31,8 @@ def _video(frames: torch.Tensor, with_audio: bool = True):
 
 def _save(video, prefix: str = "UniAVGen/test", crf: int = 23) -> dict:
     """Run the node as the executor does (hidden inputs filled in); its one preview entry."""
-    node = node_class("UniAVGenSaveVideo").PREPARE_CLASS_CLONE(
-        {"PROMPT": PROMPT, "EXTRA_PNGINFO": {"workflow": WORKFLOW}})
+    node = compat().prepare_class_clone(node_class("UniAVGenSaveVideo"),
+                                        {"PROMPT": PROMPT, "EXTRA_PNGINFO": {"workflow": WORKFLOW}})
     with torch.inference_mode():
         ui = node.execute(video=video, filename_prefix=prefix, crf=crf).ui.as_dict()
     assert ui["animated"] == (True,) and len(ui["images"]) == 1

@@ -4,6 +4,7 @@ through the real frontend; and the detections (missing nodes, shifted widget val
 from __future__ import annotations
 
 from helpers.browser import (
+    TEXT_PREVIEW_WIDGETS,
     export_api_prompt,
     load_workflow,
     queue_with_run_button,
@@ -55,7 +56,7 @@ def test_small_workflow_opens_runs_and_shows_output(comfy_page, server, screensh
     assert outputs[str(INFO_PREVIEW)]["text"] == [info_text]
     assert outputs[str(TEXT_PREVIEW)]["text"] == [TEXT_VALUE]
     # The result also reaches the editor over the websocket: the preview widget shows it.
-    wait_widget_contains(comfy_page.page, INFO_PREVIEW, "preview", info_text)
+    wait_widget_contains(comfy_page.page, INFO_PREVIEW, TEXT_PREVIEW_WIDGETS, info_text)
     screenshot("small_workflow_after_run")
     # Uncaught exceptions in the page (404s and CSP-refused registry lookups are console noise).
     assert [e for e in comfy_page.errors if e.startswith("pageerror")] == []

@@ -78,6 +78,22 @@ def test_api_twin_comparison():
         "node 2: input 'value' exported as 5, the twin has 6"]
 
 
+def test_api_twin_comparison_across_frontend_and_node_versions():
+    """A twin exported by frontend 1.32 on ComfyUI 0.3.75, compared with 1.49's export on 0.33."""
+    twin = {"1": {"class_type": "LoadAudio", "inputs": {"audio": "a.wav", "audioUI": ""}},
+            "2": {"class_type": "CreateVideo", "inputs": {"fps": 16}}}
+    exported = {"1": {"class_type": "LoadAudio", "inputs": {"audio": "a.wav"}},
+                "2": {"class_type": "CreateVideo", "inputs": {"fps": 16, "bit_depth": 8}}}
+    declared = {"LoadAudio": ["audio"], "CreateVideo": ["images", "fps", "audio", "bit_depth"]}
+    later = {"CreateVideo": {"bit_depth": 8}}
+    assert api_prompt_mismatches(exported, twin, declared, later) == []
+    assert api_prompt_mismatches(exported, twin, declared) == [
+        "node 2: input 'bit_depth' is exported but not in the twin"]
+    exported["2"]["inputs"]["bit_depth"] = 10  # not the default: the twin would run differently
+    assert api_prompt_mismatches(exported, twin, declared, later) == [
+        "node 2: input 'bit_depth' is exported but not in the twin"]
+
+
 def test_only_loopback_urls_pass():
     assert is_loopback("http://127.0.0.1:8188/api/prompt") and is_loopback("ws://localhost:1/ws")
     assert is_loopback("data:image/png;base64,AAAA")

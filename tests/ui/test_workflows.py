@@ -18,6 +18,7 @@ from helpers.paths import REPO_ROOT
 from helpers.workflow_check import (
     api_prompt_mismatches,
     declared_inputs_from_object_info,
+    optional_widget_defaults,
     workflow_mismatches,
 )
 
@@ -40,7 +41,8 @@ def test_workflow_opens_as_saved(path: Path, comfy_page, server, screenshot):
     fit_view(comfy_page.page)
     screenshot(f"workflow_{path.stem}")
     assert report.missing == [], f"{path.name}: missing node types {report}"
-    problems = workflow_mismatches(workflow, read_graph(comfy_page.page))
+    info = server.get_json("/object_info")
+    problems = workflow_mismatches(workflow, read_graph(comfy_page.page), optional_widget_defaults(info))
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
 
     twin_path = API_PROMPTS / path.name
@@ -49,5 +51,6 @@ def test_workflow_opens_as_saved(path: Path, comfy_page, server, screenshot):
         return
     exported = export_api_prompt(comfy_page)
     declared = declared_inputs_from_object_info(server.get_json("/object_info"))
-    problems = api_prompt_mismatches(exported, json.loads(twin_path.read_text()), declared)
+    problems = api_prompt_mismatches(exported, json.loads(twin_path.read_text()), declared,
+                                     optional_widget_defaults(info))
     assert not problems, f"{path.name} vs {twin_path.name}:\n" + "\n".join(problems)

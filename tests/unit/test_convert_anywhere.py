@@ -1,0 +1,51 @@
+"""The README's converter command, run as written from a ComfyUI folder (not the pack's)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+
+from safetensors import safe_open
+
+from helpers import tiny
+from helpers.paths import REPO_ROOT
+from helpers.tiny_models import write_tiny_vocoder
+
+
+def _readme_command() -> list[str]:
+    text = (REPO_ROOT / "README.md").read_text()
+    block = re.search(r"```bash\n(python custom_nodes/ComfyUI-UniAVGen/scripts/convert\.py.*?)```", text,
+                      re.S)
+    assert block, "README: the converter example is gone"
+    return shlex.split(block.group(1).replace("\\\n", " "))
+
+
+def test_readme_converter_command_works_from_the_comfyui_folder(tmp_path):
+    comfyui = tmp_path / "ComfyUI"
+    (comfyui / "custom_nodes").mkdir(parents=True)
+    (comfyui / "custom_nodes" / "ComfyUI-UniAVGen").symlink_to(REPO_ROOT, target_is_directory=True)
+    official = comfyui / "models" / "diffusion_models" / "UniAVGen"
+    tiny.save_checkpoint(official, *tiny.models(), shards=2)
+    entries = [" "] + [f"t{i}" for i in range(tiny.AUDIO.vocab_size - 1)]
+    (official / "vocab.txt").write_text("\n".join(entries))
+    write_tiny_vocoder(official / "code2wav_bigvgan_model")
+
+    command = _readme_command()
+    assert command[0] == "python"
+    done = subprocess.run([sys.executable, *command[1:]], cwd=comfyui, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = comfyui / "models" / "diffusion_models"
+    written = sorted(p.name for p in out.glob("*.safetensors"))
+    assert written == ["uniavgen_audio_bf16.safetensors", "uniavgen_video_bf16.safetensors",
+                       "uniavgen_video_fp8_e4m3fn.safetensors", "uniavgen_vocoder.safetensors"]
+    with safe_open(str(out / "uniavgen_audio_bf16.safetensors"), "pt") as f:
+        assert "uniavgen_speech_vocab" in f.metadata()
+
+
+def test_converter_help_names_the_wrapper(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "convert.py"), "--help"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and "scripts/convert.py" in done.stdout
