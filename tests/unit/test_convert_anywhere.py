@@ -11,7 +11,7 @@ from safetensors import safe_open
 
 from helpers import tiny
 from helpers.paths import REPO_ROOT
-from helpers.tiny_models import write_tiny_vocoder
+from uniavgen_core.random_models import write_random_vocoder
 
 
 def _readme_command() -> list[str]:
@@ -30,7 +30,7 @@ def test_readme_converter_command_works_from_the_comfyui_folder(tmp_path):
     tiny.save_checkpoint(official, *tiny.models(), shards=2)
     entries = [" "] + [f"t{i}" for i in range(tiny.AUDIO.vocab_size - 1)]
     (official / "vocab.txt").write_text("\n".join(entries))
-    write_tiny_vocoder(official / "code2wav_bigvgan_model")
+    write_random_vocoder(official / "code2wav_bigvgan_model")
 
     command = _readme_command()
     assert command[0] == "python"
