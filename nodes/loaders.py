@@ -8,19 +8,22 @@ import comfy.model_management as mm
 from comfy_api.latest import io
 
 from ..uniavgen_core.checkpoint import (PICKLE_SUFFIXES, CheckpointError, load_audio_dit, load_video_dit,
-                                          storage_dtype)
+                                          quant_types, storage_dtype)
 from ..uniavgen_core.safetensors_io import PICKLE_HINT
 from ..uniavgen_core.vocab_files import VocabularyNotFound, find_vocabulary
+from .gguf_ops import gguf_operations
 from .io_types import AudioDiT, VideoDiT
 from .model_files import list_dit_files, resolve_dit_file
 from .patching import WEIGHT_DTYPES, compute_dtype_for, new_patcher, operations_for
 
 log = logging.getLogger(__name__)
 
-_FILE_TOOLTIP = ("A UniAVGen checkpoint in models/diffusion_models: the official sharded folder's "
-                 "diffusion_pytorch_model.safetensors.index.json, or a converted single file.")
+_FILE_TOOLTIP = ("A UniAVGen checkpoint in models/diffusion_models (or models/unet): the official sharded "
+                 "folder's diffusion_pytorch_model.safetensors.index.json, a converted single file, or a "
+                 "GGUF (Q8_0, Q4_K, ...; kept quantised in memory, expanded layer by layer when used).")
 _DTYPE_TOOLTIP = ("How the weights are stored in memory. 'default' keeps the file's dtype; fp8_e4m3fn "
-                  "halves memory again (computed in bf16/fp32).")
+                  "halves memory again (computed in bf16/fp32). For a GGUF this applies to the tensors "
+                  "it keeps in float; quantised ones stay quantised.")
 
 
 def _check_names(node: str, dit_name: str | None, weight_dtype: str | None) -> bool | str:
@@ -37,8 +40,8 @@ def _check_names(node: str, dit_name: str | None, weight_dtype: str | None) -> b
                 "then put the .safetensors file in models/diffusion_models.")
     if dit_name not in list_dit_files():
         return (f"{node}: 'dit_name' {dit_name!r} is not in models/diffusion_models. Put the UniAVGen "
-                "checkpoint there (the official sharded folder or a converted single .safetensors "
-                "file) and refresh the node list.")
+                "checkpoint there (the official sharded folder, a converted single .safetensors "
+                "file or a .gguf) and refresh the node list.")
     return True
 
 
@@ -52,8 +55,14 @@ def _load_dit(node: str, loader, file_name: str, weight_dtype: str, *, half: str
     try:
         # 'default' keeps the file's dtype, which then decides the compute dtype and the cast ops
         held = dtype or storage_dtype(path, half)
-        compute = compute_dtype_for(load_device, held)
+        quantised = quant_types(path, half)
+        # GGUF blocks: compute in what ComfyUI picks for the device, as for a model of unknown dtype
+        compute = compute_dtype_for(load_device, None if quantised else held)
         ops = operations_for(held, compute, load_device)
+        if quantised:
+            ops = gguf_operations(ops)
+            log.info("%s: %s holds GGUF %s tensors, dequantised per layer in %s", node, file_name,
+                     dict(quantised), compute)
         model = loader(path, dtype=dtype, operations=ops, device=offload_device)
     except CheckpointError as err:
         raise ValueError(f"{node}: 'dit_name' {file_name!r} cannot be loaded: {err}") from err
@@ -65,9 +74,8 @@ def _load_dit(node: str, loader, file_name: str, weight_dtype: str, *, half: str
         except (VocabularyNotFound, ValueError) as err:
             raise ValueError(f"{node}: 'dit_name' {file_name!r}: {err}") from err
         log.info("%s: speech vocabulary (%d entries) from %s", node, len(model.vocabulary), origin)
-    log.info("%s: %s loaded (weights %s, compute %s)", node, file_name,
-             next(model.parameters()).dtype, compute)
-    return new_patcher(model, load_device, offload_device)
+    log.info("%s: %s loaded (weights %s, compute %s)", node, file_name, held, compute)
+    return new_patcher(model, load_device, offload_device, quantised=bool(quantised))
 
 
 class LoadVideoDiT(io.ComfyNode):

@@ -20,7 +20,11 @@ WEIGHT_DTYPES: dict[str, torch.dtype | None] = {
 
 
 def new_patcher(model: torch.nn.Module, load_device: torch.device,
-                offload_device: torch.device) -> comfy.model_patcher.ModelPatcher:
+                offload_device: torch.device, quantised: bool = False) -> comfy.model_patcher.ModelPatcher:
+    if quantised:   # GGUF blocks: weight patches are applied after dequantisation (see gguf_ops.py)
+        from .gguf_ops import GGUFModelPatcher
+
+        return GGUFModelPatcher(model, load_device=load_device, offload_device=offload_device)
     # Newer ComfyUI has CoreModelPatcher (dynamic VRAM); 0.3.75 only ModelPatcher.
     cls = getattr(comfy.model_patcher, "CoreModelPatcher", None) or comfy.model_patcher.ModelPatcher
     return cls(model, load_device=load_device, offload_device=offload_device)

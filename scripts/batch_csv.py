@@ -1,194 +1,113 @@
-"""Run an official UniAVGen test CSV on a running ComfyUI: one <data_id>.mp4 per row.
+"""Render an official UniAVGen test CSV on one or many running ComfyUI servers: one <data_id>.mp4 per row.
 
-    python scripts/batch_csv.py examples.csv --task 0 [--config configs/inference.yaml]
-        [--server http://127.0.0.1:8188] [--output outputs]
+    python scripts/batch_csv.py examples.csv --task 0 [--config inference.yaml]
+        [--server http://127.0.0.1:8188 --server http://10.0.0.2:8188 ...] [--output outputs]
 
-Same inputs as the official `inference.py --task N --config_file ...`: the CSV columns data_id,
-ref_image_path, ref_audio_path, ref_speech_content, video_path, audio_path, speech_content, prompt,
-lang, and the YAML settings (num_steps, shift, seed, video/audio_guidance_scale, slg_layer,
-macfg_prop, video_negative_prompt, output_dir). Each row becomes an API prompt from the matching
-workflow in workflows/; its files are uploaded to the server. A bad row is reported and skipped.
+The same inputs as the official `inference.py --task N --config_file ...`. Each row queues the API
+twin of the task's workflow (workflows/api/) with the row's texts and files; its files go into a
+subfolder of the server's input folder that belongs to this batch. Rows go to whichever server is
+free; a server that dies or runs out of memory hands its row to another one; a bad row fails once
+with its reason. Running the same command again does only what is left (see the manifest in the
+output folder). Ctrl-C removes this batch's prompts from the servers and stops.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import asyncio
 import json
 import logging
 import sys
-import time
-import urllib.parse
-import urllib.request
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from workflow_graph import ui_to_api  # noqa: E402
+from tqdm.contrib.logging import logging_redirect_tqdm
+from uniavgen_batch.manifest import SUMMARY_NAME
+from uniavgen_batch.rows import TASK_TITLES, RowError, columns_help
+from uniavgen_batch.scheduler import Batch, NoServer, Options
+from uniavgen_batch.twins import PromptHook, Settings, TwinError
 
 log = logging.getLogger("uniavgen.batch")
-TASKS = {0: "avg", 1: "ravg", 2: "a2v", 3: "v2a"}
-# CSV column -> (node class, input) it feeds, per task
-FILE_COLUMNS = {0: {"ref_image_path": ("LoadImage", "image")},
-                1: {"ref_image_path": ("LoadImage", "image"), "ref_audio_path": ("LoadAudio", "audio")},
-                2: {"ref_image_path": ("LoadImage", "image"), "audio_path": ("LoadAudio", "audio")},
-                3: {"video_path": ("LoadVideo", "file")}}
-SETTINGS = {"num_steps": "steps", "shift": "shift", "seed": "seed", "video_guidance_scale": "video_cfg",
-            "audio_guidance_scale": "audio_cfg", "slg_layer": "slg_layer", "macfg_prop": "macfg_fraction"}
+DEFAULT_SERVER = "http://127.0.0.1:8188"
 
 
-class RowError(ValueError):
-    """A row that cannot run; the message names the row and the column."""
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=columns_help() + "\n\nSamples: example_inputs/batch_task0.csv ... batch_task3.csv\n"
+               "On failure: a server that stops answering, runs out of memory or is interrupted gets its\n"
+               "row re-queued on another server (at most --retries times, each reason in the summary);\n"
+               "a server that comes back is used again. The final JSON summary is printed and written\n"
+               f"to <output>/{SUMMARY_NAME}. Exit status: 0 all rows done, 1 some failed or no server, "
+               "130 Ctrl-C.")
+    p.add_argument("csv", type=Path, help="the official test CSV (columns below)")
+    p.add_argument("--task", type=int, choices=sorted(TASK_TITLES), default=0,
+                   help="; ".join(f"{k} {v}" for k, v in TASK_TITLES.items()) + " (as the official --task)")
+    p.add_argument("--config", type=Path, help="the official inference.yaml: num_steps, shift, seed, "
+                   "video/audio_guidance_scale, slg_layer, macfg_prop, video_negative_prompt, output_dir")
+    p.add_argument("--server", action="append", metavar="URL",
+                   help=f"a running ComfyUI (repeat: one per GPU or machine); default {DEFAULT_SERVER}")
+    p.add_argument("--output", type=Path,
+                   help="where the mp4s go: default the YAML's output_dir, else ./outputs")
+    p.add_argument("--inputs-dir", type=Path, help="read relative paths of the CSV from here")
+    p.add_argument("--per-server", type=int, default=1, help="prompts in flight on each server (default 1)")
+    p.add_argument("--retries", type=int, default=2,
+                   help="times a row is re-queued after server-side failures (default 2)")
+    p.add_argument("--row-timeout", type=float, default=0,
+                   help="seconds before a running row is interrupted and re-queued (default: no limit)")
+    p.add_argument("--down-timeout", type=float, default=600,
+                   help="give the rows left up when no server has answered for this long (default 600 s)")
+    p.add_argument("--reconnect-delay", type=float, default=2.0,
+                   help="seconds between tries to reach a server that dropped (default 2)")
+    models = p.add_argument_group(
+        "models", "Default: the workflow's file names; a DiT loader whose file is missing takes the only "
+        "candidate the server has (the sharded index json, or one converted file of its half).")
+    models.add_argument("--dit", help="sharded checkpoint for both DiT loaders: "
+                        "<folder>/diffusion_pytorch_model.safetensors.index.json in models/diffusion_models")
+    models.add_argument("--video-dit", help="video DiT file, e.g. the converter's "
+                        "uniavgen_video_bf16.safetensors or uniavgen_video_fp8_e4m3fn.safetensors")
+    models.add_argument("--audio-dit", help="audio DiT file, e.g. the converter's "
+                        "uniavgen_audio_bf16.safetensors")
+    models.add_argument("--weight-dtype", help="default, bf16, fp16 or fp8_e4m3fn")
+    models.add_argument("--text-encoder", help="umT5 file in models/text_encoders")
+    models.add_argument("--vae", help="Wan 2.2 VAE file in models/vae")
+    models.add_argument("--vocoder", help="vocoder name as Load UniAVGen Vocoder lists it")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, only warnings")
+    return p
 
 
-@dataclass
-class Client:
-    """The few ComfyUI HTTP calls the runner needs."""
-
-    base: str
-
-    def get(self, path: str) -> bytes:
-        with urllib.request.urlopen(self.base + path, timeout=60) as resp:  # noqa: S310 - user's server
-            return resp.read()
-
-    def post(self, path: str, body: bytes, content_type: str) -> dict:
-        req = urllib.request.Request(self.base + path, data=body, headers={"Content-Type": content_type})
-        try:
-            with urllib.request.urlopen(req, timeout=120) as resp:  # noqa: S310 - user's server
-                return json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as err:
-            detail = err.read().decode(errors="replace")[:800]
-            raise RowError(f"the server refused it ({err.code}): {detail}") from None
-
-    def upload(self, path: Path) -> str:
-        boundary = uuid.uuid4().hex
-        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; "
-                f"filename=\"{path.name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
-        tail = (f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"overwrite\"\r\n\r\n"
-                f"true\r\n--{boundary}--\r\n")
-        body = head.encode() + path.read_bytes() + tail.encode()
-        return self.post("/upload/image", body, f"multipart/form-data; boundary={boundary}")["name"]
-
-
-def read_rows(csv_path: Path) -> list[dict[str, str]]:
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(f)]
-
-
-def _file(row: dict, column: str, csv_path: Path) -> Path:
-    value = row.get(column, "")
-    if not value:
-        raise RowError(f"column {column!r} is empty; this task needs it")
-    for candidate in (csv_path.parent / value, Path(value)):
-        if candidate.is_file():
-            return candidate
-    raise RowError(f"{column} {value!r} does not exist (relative paths are read from the current folder "
-                   f"or the CSV's folder)")
-
-
-def build_prompt(row: dict, task: int, settings: dict, template: dict, uploaded: dict[str, str]) -> dict:
-    """The workflow template with this row's texts, files and the YAML settings filled in."""
-    prompt = json.loads(json.dumps(template))
-    by_class: dict[str, list[dict]] = {}
-    for node in prompt.values():
-        by_class.setdefault(node["class_type"], []).append(node)
-    if not row.get("speech_content"):
-        raise RowError("column 'speech_content' is empty: the words to speak are needed")
-    if task == 1 and not row.get("ref_speech_content"):
-        raise RowError("column 'ref_speech_content' is empty: voice cloning needs the reference transcript")
-    lang = row.get("lang") or "en"
-    if lang not in ("en", "zh"):
-        raise RowError(f"lang {lang!r} is not supported: use en or zh")
-    speech = by_class["UniAVGenSpeechText"][0]["inputs"]
-    speech.update(text=row["speech_content"], language=lang,
-                  reference_text=row.get("ref_speech_content", "") if task == 1 else "")
-    captions = sorted(by_class["CLIPTextEncode"], key=lambda n: n["_meta"]["title"] != "Caption (positive)")
-    captions[0]["inputs"]["text"] = row.get("prompt", "")
-    captions[1]["inputs"]["text"] = settings.get("video_negative_prompt", "") or ""
-    sampler = by_class["UniAVGenSampler"][0]["inputs"]
-    sampler.update({ours: settings[theirs] for theirs, ours in SETTINGS.items() if theirs in settings})
-    for column, (node_class, name) in FILE_COLUMNS[task].items():
-        by_class[node_class][0]["inputs"][name] = uploaded[column]
-    by_class["UniAVGenSaveVideo"][0]["inputs"]["filename_prefix"] = f"uniavgen_batch/{row['data_id']}"
-    return prompt
-
-
-def wait(client: Client, prompt_id: str, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        entry = json.loads(client.get(f"/history/{prompt_id}")).get(prompt_id)
-        if entry and entry.get("status", {}).get("status_str") in ("success", "error"):
-            return entry
-        time.sleep(1.0)
-    raise RowError(f"no result within {timeout:.0f} s")
-
-
-def _save(client: Client, entry: dict, out: Path) -> Path:
-    for outputs in entry["outputs"].values():
-        for item in next(iter(outputs.values()), []):
-            if isinstance(item, dict) and str(item.get("filename", "")).endswith(".mp4"):
-                keys = ("filename", "subfolder", "type")
-                query = urllib.parse.urlencode({k: item.get(k, "") for k in keys})
-                target, n = out, 1
-                while target.exists():  # never overwrite an earlier result
-                    target, n = out.with_name(f"{out.stem}_{n}{out.suffix}"), n + 1
-                target.write_bytes(client.get(f"/view?{query}"))
-                return target
-    raise RowError("the workflow finished without a video")
-
-
-def run_batch(csv_path: Path, task: int, settings: dict, client: Client, out_dir: Path, *,
-              prompt_hook: Callable[[dict], dict] | None = None,
-              timeout: float = 6 * 3600) -> dict[str, str]:
-    """data_id -> the written mp4 path, or 'error: ...' for rows that failed."""
-    info = json.loads(client.get("/object_info"))
-    template = ui_to_api(json.loads((ROOT / "workflows" / f"uniavgen_{TASKS[task]}.json").read_text()), info)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows, results = read_rows(csv_path), {}
-    for i, row in enumerate(rows, 1):
-        data_id = row.get("data_id") or f"row{i}"
-        started = time.monotonic()
-        try:
-            uploaded = {col: client.upload(_file(row, col, csv_path)) for col in FILE_COLUMNS[task]}
-            prompt = build_prompt({**row, "data_id": data_id}, task, settings, template, uploaded)
-            if prompt_hook is not None:
-                prompt = prompt_hook(prompt)
-            entry = wait(client, client.post("/prompt", json.dumps({"prompt": prompt}).encode(),
-                                             "application/json")["prompt_id"], timeout)
-            if entry["status"]["status_str"] != "success":
-                errors = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
-                raise RowError(errors[0]["exception_message"].strip() if errors else "the workflow failed")
-            results[data_id] = str(_save(client, entry, out_dir / f"{data_id}.mp4"))
-            log.info("[%d/%d] %s: %s (%.0f s)", i, len(rows), data_id, results[data_id],
-                     time.monotonic() - started)
-        except (RowError, OSError) as err:
-            results[data_id] = f"error: {err}"
-            log.error("[%d/%d] %s: %s", i, len(rows), data_id, err)
-    return results
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("csv", type=Path)
-    parser.add_argument("--task", type=int, choices=sorted(TASKS), default=0,
-                        help="0 AVG, 1 RAVG, 2 A2V, 3 V2A (as the official --task)")
-    parser.add_argument("--config", type=Path, help="the official inference.yaml (defaults: its values)")
-    parser.add_argument("--server", default="http://127.0.0.1:8188")
-    parser.add_argument("--output", type=Path, help="default: the YAML's output_dir, else ./outputs")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    settings = yaml.safe_load(args.config.read_text()) if args.config else {}
-    out_dir = args.output or Path(settings.get("output_dir") or "outputs")
-    results = run_batch(args.csv, args.task, settings, Client(args.server.rstrip("/")), out_dir)
-    failed = sum(v.startswith("error:") for v in results.values())
-    log.info("%d of %d rows done, %d failed", len(results) - failed, len(results), failed)
-    return 1 if failed else 0
+def main(argv: list[str] | None = None, prompt_hook: PromptHook | None = None) -> int:
+    """The CLI; prompt_hook changes the workflow before use (the tests move it onto tiny models)."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    if not args.csv.is_file():
+        log.error("batch_csv: %s does not exist", args.csv)
+        return 1
+    yaml_settings = (yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}) if args.config else {}
+    model_choices = {k: getattr(args, k) for k in ("dit", "video_dit", "audio_dit", "weight_dtype",
+                                                   "text_encoder", "vae", "vocoder")
+                     if getattr(args, k)}
+    out_dir = args.output or Path(yaml_settings.get("output_dir") or "outputs")
+    options = Options(servers=[s.rstrip("/") for s in (args.server or [DEFAULT_SERVER])],
+                      per_server=max(1, args.per_server), retries=max(0, args.retries),
+                      row_timeout=args.row_timeout, down_timeout=args.down_timeout,
+                      reconnect_delay=args.reconnect_delay)
+    batch = Batch(args.csv, args.task, Settings(yaml_settings, model_choices), out_dir, options,
+                  inputs_dir=args.inputs_dir, prompt_hook=prompt_hook,
+                  show_progress=False if args.quiet else None)
+    try:
+        with logging_redirect_tqdm():  # log lines above the progress bar, not through it
+            summary = asyncio.run(batch.run())
+    except KeyboardInterrupt:
+        log.error("batch_csv: stopped; run the same command again to do the rows left")
+        return 130
+    except (NoServer, TwinError, RowError, ValueError) as err:
+        log.error("batch_csv: %s", err)
+        return 1
+    (out_dir / SUMMARY_NAME).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json.dumps({k: v for k, v in summary.items() if k != "results"}, indent=2,
+                                ensure_ascii=False) + "\n")
+    return 1 if summary["failed"] else 0
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "tests")]
 
 from helpers.comfy_server import ComfyServer, HostLayout  # noqa: E402
 from helpers.tiny_workflows import make_tiny, output_files  # noqa: E402

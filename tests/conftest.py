@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from helpers.comfy_server import ComfyServer, HostLayout
-from helpers.paths import REPO_ROOT, TEST_OUTPUT, comfyui_dir, golden_dir
+from helpers.paths import REPO_ROOT, TEST_OUTPUT, GOLDEN_MISSING, comfyui_dir, golden_dir, set_running_tier
 from helpers.stand_ins import link_test_pack
 from helpers.tiny_models import populate_models
 from helpers.tiny_workflows import copy_example_inputs
@@ -15,19 +15,31 @@ from helpers.tiny_workflows import copy_example_inputs
 TIERS = ("unit", "parity", "host", "e2e", "ui")
 
 
+def _tier(item: pytest.Item) -> str | None:
+    parts = Path(str(item.fspath)).parts
+    return next((tier for tier in TIERS if tier in parts), None)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        parts = Path(str(item.fspath)).parts
-        for tier in TIERS:
-            if tier in parts:
-                item.add_marker(getattr(pytest.mark, tier))
+        tier = _tier(item)
+        if tier:
+            item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Fixtures and the test body know their tier: only parity may read ../shared (helpers.paths)."""
+    set_running_tier(_tier(item))
+    yield
+    set_running_tier(None)
 
 
 @pytest.fixture(scope="session")
 def golden() -> Path:
     path = golden_dir()
     if not (path / "manifest.json").is_file():
-        pytest.skip(f"golden folder {path} is absent (set UNIAVGEN_GOLDEN_DIR)")
+        pytest.skip(f"{GOLDEN_MISSING}: none at {path}")
     return path
 
 
@@ -56,8 +68,7 @@ def host_layout(tmp_path_factory) -> HostLayout:
     layout = HostLayout(tmp_path_factory.mktemp("comfy_host"))
     layout.link_pack(REPO_ROOT, "ComfyUI-UniAVGen")
     link_test_pack(layout)
-    if (golden_dir() / "checkpoint").is_dir():  # without golden data only the model-running tests fail
-        populate_models(layout)
+    populate_models(layout)
     copy_example_inputs(layout)
     return layout
 

@@ -4,7 +4,9 @@ The official checkpoint holds both branches. Keys are routed to halves by name: 
 everything under AUDIO_PREFIXES (V2A blocks included), the video half is the rest (A2V blocks
 included). Models are built on the meta device and the tensors assigned in place, so host RAM
 peaks near one copy of the requested half. Loading is strict: the expected key set is the state
-dict of the model built for the config inferred from the tensor shapes.
+dict of the model built for the config inferred from the tensor shapes. GGUF files (one file,
+either or both halves) load the same way; their quantised weights stay quantised in the layers
+that can dequantise on the fly (see model/quant_ops.py) and are expanded while loading elsewhere.
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ import torch
 from torch import nn
 
 from .config import ConfigError, infer_audio_config, infer_video_config
+from .gguf_dequant import dequantize
+from .gguf_file import is_gguf, read_blocks, read_gguf_header
 from .model.audio import AudioDiT
 from .model.ops import no_init_ops
+from .model.quant_ops import attach_quantised, gguf_ops
 from .model.video import VideoDiT, resolve_compute_dtype
 from .safetensors_io import (STAGING_BYTES, PICKLE_HINT, CheckpointError, TensorInfo, read_header,
                              read_tensor)
 
 __all__ = ["CheckpointError", "is_audio_key", "load_audio_dit", "load_uniavgen", "load_video_dit",
-           "open_checkpoint", "plan_half", "storage_dtype"]
+           "open_checkpoint", "plan_half", "quant_types", "storage_dtype"]
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +102,11 @@ def _open_index(index: Path) -> CheckpointSource:
 
 
 def _open_file(path: Path) -> CheckpointSource:
-    tensors, metadata = read_header(path)
+    # by content: a GGUF saved under another name still loads; a non-GGUF .gguf gets a clear error
+    if path.suffix.lower() == ".gguf" or is_gguf(path):
+        tensors, metadata = read_gguf_header(path)
+    else:
+        tensors, metadata = read_header(path)
     return CheckpointSource(path, tensors, _config_json(path.parent, metadata))
 
 
@@ -169,7 +178,11 @@ def _head_count(source: CheckpointSource, half: str, dim: int) -> int | None:
 
 
 def _storage_dtype(infos: Iterable[TensorInfo]) -> torch.dtype:
-    counts = Counter(i.dtype for i in infos if i.dtype.is_floating_point)
+    # by size: a file keeping its many small norms in F32 and its weights in BF16 is a BF16 file
+    counts = Counter()
+    for i in infos:
+        if i.dtype.is_floating_point:
+            counts[i.dtype] += i.nbytes // i.dtype.itemsize
     return counts.most_common(1)[0][0] if counts else torch.float32
 
 
@@ -194,8 +207,12 @@ def _verify(source: CheckpointSource, half: str, model: nn.Module, keys: list[st
 
 
 def _read_state_dict(keys: list[str], source: CheckpointSource, dtype: torch.dtype | None,
-                     device: torch.device) -> dict[str, torch.Tensor]:
-    """Read the keys file by file in offset order; each tensor is cast while read, then moved."""
+                     device: torch.device, blocks: set[str] = frozenset(),
+                     expand_to: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """Read the keys file by file in offset order; each tensor is cast while read, then moved.
+
+    Quantised tensors in `blocks` stay raw blocks; other quantised ones are expanded to `expand_to`.
+    """
     by_file: dict[Path, list[str]] = {}
     for k in keys:
         by_file.setdefault(source.tensors[k].path, []).append(k)
@@ -203,7 +220,14 @@ def _read_state_dict(keys: list[str], source: CheckpointSource, dtype: torch.dty
     for path, names in by_file.items():
         with open(path, "rb") as f:
             for k in sorted(names, key=lambda n: source.tensors[n].start):
-                state[k] = read_tensor(f, source.tensors[k], dtype, staging).to(device)
+                info = source.tensors[k]
+                if info.quant is None:
+                    tensor = read_tensor(f, info, dtype, staging)
+                elif k in blocks:
+                    tensor = read_blocks(f, info)
+                else:
+                    tensor = dequantize(read_blocks(f, info), info.quant, info.shape, dtype or expand_to)
+                state[k] = tensor.to(device)
     return state
 
 
@@ -227,9 +251,18 @@ def storage_dtype(path: str | Path, half: str) -> torch.dtype:
     return _storage_dtype(info for k, info in source.tensors.items() if is_audio_key(k) == (half == "audio"))
 
 
+def quant_types(path: str | Path, half: str) -> Counter:
+    """How many tensors of a half are stored in each GGUF block type (empty for float checkpoints)."""
+    source = open_checkpoint(path)
+    return Counter(i.quant for k, i in source.tensors.items()
+                   if i.quant is not None and is_audio_key(k) == (half == "audio"))
+
+
 def _load_half(source: CheckpointSource, half: str, dtype: torch.dtype | None, operations,
                device: str | torch.device) -> nn.Module:
     keys, config = plan_half(source, half)
+    quantised = {k: (source.tensors[k].quant, source.tensors[k].shape)
+                 for k in keys if source.tensors[k].quant is not None}
     float_dtypes = {source.tensors[k].dtype for k in keys if source.tensors[k].dtype.is_floating_point}
     stored = _storage_dtype(source.tensors[k] for k in keys)
     if dtype is None and len(float_dtypes) > 1:
@@ -237,11 +270,19 @@ def _load_half(source: CheckpointSource, half: str, dtype: torch.dtype | None, o
         log.info("%s: %s half stored in mixed dtypes, loading all as %s", source.path, half, dtype)
     compute = resolve_compute_dtype(dtype or stored)
     # the meta parameters only carry names and shapes; assign=True keeps the loaded dtypes
-    model = _HALVES[half][0](config, operations=operations or no_init_ops, device="meta", dtype=compute)
-    state = _read_state_dict(keys, source, dtype, torch.device(device))
+    default_ops = gguf_ops if quantised else no_init_ops
+    model = _HALVES[half][0](config, operations=operations or default_ops, device="meta", dtype=compute)
+    blocks = attach_quantised(model, quantised)
+    if len(blocks) < len(quantised):
+        log.info("%s: %d quantised tensors of the %s half expanded while loading (no on-the-fly layer for "
+                 "them)", source.path, len(quantised) - len(blocks), half)
+    state = _read_state_dict(keys, source, dtype, torch.device(device), blocks, dtype or stored)
     model.load_state_dict(state, strict=True, assign=True)
     model.compute_dtype = compute
-    log.info("loaded %s DiT from %s: %s, weights %s, compute %s", half, source.path, config, dtype or stored,
+    held = str(dtype or stored)
+    if blocks:
+        held += f" + {len(blocks)} quantised ({', '.join(sorted({quantised[k][0] for k in blocks}))})"
+    log.info("loaded %s DiT from %s: %s, weights %s, compute %s", half, source.path, config, held,
              model.compute_dtype)
     return model.eval().requires_grad_(False)
 

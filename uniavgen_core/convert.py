@@ -1,12 +1,14 @@
 """Official download -> ComfyUI-ready single files (video half, audio half with its vocabulary, vocoder).
 
     python -m uniavgen_core.convert OFFICIAL_FOLDER OUT_FOLDER [--vocab vocab.txt] [--vocoder FOLDER]
-        [--dtype bf16] [--video-fp8]
+        [--dtype bf16] [--video-fp8] [--gguf Q8_0|Q5_1|Q4_1|Q4_0|BF16]
 
 Tensors stream one at a time from the shards into the new file (peak RAM about one tensor), after
 the keys and shapes of each half were checked against the model built from the inferred config,
 which has exactly the official key set. Metadata: source, dtype, pack version, model config (head
-counts) and, in the audio file, the speech vocabulary.
+counts) and, in the audio file, the speech vocabulary. With --gguf the halves are written as GGUF
+files instead (quantised tensor by tensor; the same metadata plus the names of the tensors kept in
+float, see gguf_write.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 
 from . import __version__
 from .checkpoint import CheckpointError, open_checkpoint, plan_half
+from .gguf_write import WRITE_TYPES, GGUFTensor, encode, tensor_type, write_gguf
 from .safetensors_io import DTYPES as SAFETENSORS_DTYPES
 from .safetensors_io import read_tensor
 from .text import VOCAB_METADATA_KEY, Vocabulary
@@ -53,11 +56,7 @@ def write_half(source_path: str | Path, half: str, out: str | Path, dtype: torch
         header[k] = {"dtype": _CODES[target], "shape": list(info.shape),
                      "data_offsets": [offset, offset + size]}
         offset += size
-    width = "dim" if half == "video" else "audio_dim"
-    heads = "num_heads" if half == "video" else "audio_num_heads"
-    metadata = {"source": str(Path(source_path).name), "dtype": str(dtype).removeprefix("torch."),
-                "uniavgen_half": half, "pack_version": __version__,
-                "config": json.dumps({width: config.dim, heads: config.num_heads})}
+    metadata = _metadata(source_path, half, config, str(dtype).removeprefix("torch."))
     if vocabulary is not None:
         metadata[VOCAB_METADATA_KEY] = vocabulary.to_text()
     header["__metadata__"] = metadata
@@ -85,6 +84,51 @@ def write_half(source_path: str | Path, half: str, out: str | Path, dtype: torch
     return out
 
 
+def _metadata(source_path: str | Path, half: str, config, dtype: str) -> dict[str, str]:
+    width = "dim" if half == "video" else "audio_dim"
+    heads = "num_heads" if half == "video" else "audio_num_heads"
+    return {"source": str(Path(source_path).name), "dtype": dtype, "uniavgen_half": half,
+            "pack_version": __version__, "config": json.dumps({width: config.dim, heads: config.num_heads})}
+
+
+def write_half_gguf(source_path: str | Path, half: str, out: str | Path, qtype: str,
+                    vocabulary: Vocabulary | None = None) -> Path:
+    """One half as a GGUF file of `qtype`, streamed: one tensor in RAM (read, quantised, written)."""
+    if qtype not in WRITE_TYPES:
+        raise ValueError(f"GGUF type {qtype!r} cannot be written; choose one of {', '.join(WRITE_TYPES)}")
+    source = open_checkpoint(source_path)
+    keys, config = plan_half(source, half)
+    keys.sort(key=lambda k: (str(source.tensors[k].path), source.tensors[k].start))
+    not_float = [k for k in keys if not source.tensors[k].dtype.is_floating_point]
+    if not_float:
+        raise CheckpointError(f"{source.path}: tensors {not_float[:5]} are not floating point; GGUF "
+                              "conversion expects the float checkpoint")
+    plan = [GGUFTensor(k, source.tensors[k].shape, tensor_type(k, source.tensors[k].shape, qtype))
+            for k in keys]
+    kept = [t.name for t in plan if t.qtype != qtype]
+    meta = _metadata(source_path, half, config, qtype)
+    metadata = {"half": half, "config": meta["config"], "quant_type": qtype, "source": meta["source"],
+                "pack_version": __version__, "float_tensors": kept}
+    if vocabulary is not None:
+        metadata["speech_vocab"] = vocabulary.to_text()
+    handles: dict[Path, object] = {}
+
+    def data(t: GGUFTensor):
+        info = source.tensors[t.name]
+        if info.path not in handles:
+            handles[info.path] = open(info.path, "rb")  # noqa: SIM115 - closed below
+        return encode(read_tensor(handles[info.path], info, torch.float32), t.qtype)
+
+    try:
+        write_gguf(out, plan, data, metadata)
+    finally:
+        for handle in handles.values():
+            handle.close()
+    log.info("%s half -> %s (%d tensors, %d kept in float, %.1f MB, %s)", half, out, len(plan), len(kept),
+             Path(out).stat().st_size / 1e6, qtype)
+    return Path(out)
+
+
 def write_vocoder(folder: str | Path, out: str | Path) -> Path:
     """The released vocoder folder (config.json + weights) as one safetensors file."""
     from .vocoder_files import read_vocoder_source, save_vocoder_single_file
@@ -96,11 +140,19 @@ def write_vocoder(folder: str | Path, out: str | Path) -> Path:
 
 
 def convert(official: str | Path, out: str | Path, *, dtype: str = "bf16", video_fp8: bool = True,
-            vocab: str | Path | None = None, vocoder: str | Path | None = None) -> list[Path]:
+            vocab: str | Path | None = None, vocoder: str | Path | None = None,
+            gguf: str | None = None) -> list[Path]:
+    """The two halves (safetensors in `dtype`, or GGUF of type `gguf`), optionally the vocoder."""
     official, out = Path(official), Path(out)
     _keys, audio_config = plan_half(open_checkpoint(official), "audio")
     vocabulary = (Vocabulary.from_file(vocab) if vocab else find_vocabulary(official)[0])
     vocabulary.check_size(audio_config.vocab_size)
+    if gguf:
+        written = [write_half_gguf(official, "video", out / f"uniavgen_video_{gguf}.gguf", gguf),
+                   write_half_gguf(official, "audio", out / f"uniavgen_audio_{gguf}.gguf", gguf, vocabulary)]
+        if vocoder:
+            written.append(write_vocoder(vocoder, out / "uniavgen_vocoder.safetensors"))
+        return written
     written = [write_half(official, "video", out / f"uniavgen_video_{dtype}.safetensors", DTYPES[dtype]),
                write_half(official, "audio", out / f"uniavgen_audio_{dtype}.safetensors", DTYPES[dtype],
                           vocabulary)]
@@ -121,11 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-video-fp8", action="store_true", help="skip the fp8_e4m3fn video half")
     parser.add_argument("--vocab", type=Path, help="vocab.txt (default: beside the checkpoint)")
     parser.add_argument("--vocoder", type=Path, help="the released vocoder folder, to write as one file")
+    parser.add_argument("--gguf", choices=WRITE_TYPES, help="write the halves as GGUF files of this type "
+                        "instead of safetensors (Q8_0: ~half of bf16, Q4_0: ~a quarter; see README)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         files = convert(args.official, args.out, dtype=args.dtype, video_fp8=not args.no_video_fp8,
-                        vocab=args.vocab, vocoder=args.vocoder)
+                        vocab=args.vocab, vocoder=args.vocoder, gguf=args.gguf)
     except (CheckpointError, FileNotFoundError, ValueError) as err:
         log.error("conversion failed: %s", err)
         return 1

@@ -40,6 +40,7 @@ class TensorInfo:
     shape: tuple[int, ...]
     start: int      # absolute byte offset in the file
     nbytes: int
+    quant: str | None = None    # GGUF block type (e.g. "Q8_0") when stored quantised; dtype is then uint8
 
 
 def read_header(path: Path) -> tuple[dict[str, TensorInfo], dict[str, str]]:

@@ -1,7 +1,7 @@
 """Finding the speech vocabulary that belongs to an audio DiT checkpoint.
 
 The official release reads `vocab.txt` from the code repository, not from the weights. A converted
-single file may carry it in its safetensors metadata; otherwise a `vocab.txt` must sit beside the
+single file may carry it in its safetensors (or GGUF) metadata; otherwise a `vocab.txt` must sit beside the
 checkpoint (or beside the sharded folder).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .gguf_file import is_gguf, read_gguf_header
 from .safetensors_io import read_header
 from .text import VOCAB_METADATA_KEY, Vocabulary
 
@@ -28,8 +29,8 @@ def find_vocabulary(checkpoint: str | Path, expected_size: int | None = None) ->
     """(vocabulary, where it came from). Checks its size against the text embedding when given."""
     checkpoint = Path(checkpoint)
     vocab, origin = None, ""
-    if checkpoint.is_file() and checkpoint.suffix == ".safetensors":
-        _tensors, metadata = read_header(checkpoint)
+    if checkpoint.is_file() and (checkpoint.suffix in (".safetensors", ".gguf") or is_gguf(checkpoint)):
+        _tensors, metadata = (read_gguf_header if is_gguf(checkpoint) else read_header)(checkpoint)
         if metadata.get(VOCAB_METADATA_KEY):
             vocab, origin = Vocabulary.from_text(metadata[VOCAB_METADATA_KEY]), f"{checkpoint.name} metadata"
     if vocab is None:

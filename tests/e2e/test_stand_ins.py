@@ -15,7 +15,7 @@ def test_stand_ins_served_from_the_test_pack(server):
         assert info[node_id]["output"] == [output]
 
 
-def test_tiny_models_listed(server, golden):
+def test_tiny_models_listed(server):
     dits = server.get_json("/models/diffusion_models")
     assert any(name.startswith(DIT_NAME + "/") and name.endswith(".safetensors") for name in dits), dits
     assert f"{VOCODER_NAME}/model.safetensors" in server.get_json("/models/vae")

@@ -2,24 +2,26 @@
 
     diffusion_models/rel/wan2.2_vae.safetensors         VAE-like keys (wrong loader)
     diffusion_models/rel/umt5_encoder.safetensors       umT5-like keys (wrong loader)
-    diffusion_models/rel/video_half.safetensors         only the golden video half
-    diffusion_models/rel/audio_half.safetensors         only the golden audio half
+    diffusion_models/rel/video_half.safetensors         only the tiny DiT's video half
+    diffusion_models/rel/audio_half.safetensors         only the tiny DiT's audio half
     diffusion_models/rel/other_dims/model.safetensors   another tiny UniAVGen (other widths)
-    diffusion_models/rel/{truncated,missing_shard,no_vocab,small_vocab}/  golden shards, broken
+    diffusion_models/rel/{truncated,missing_shard,no_vocab,small_vocab}/  tiny DiT shards, broken
     diffusion_models/rel/pickle.pt, disguised.safetensors   torch.save pickles
     vae/uniavgen_tiny_vocoder_mel100/                   a BigVGAN for 100-bin mels
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from .paths import golden_dir, reference_dir
-from .tiny_models import tiny_vocoder_config
+from uniavgen_core.random_models import tiny_vocoder_config
+
+from .tiny_models import tiny_checkpoint
 
 INDEX = "diffusion_pytorch_model.safetensors.index.json"
 SHARDS = [f"diffusion_pytorch_model-0000{i}-of-00003.safetensors" for i in (1, 2, 3)]
@@ -40,21 +42,27 @@ PICKLE_PT = f"{REL}/pickle.pt"
 DISGUISED = f"{REL}/disguised.safetensors"
 
 
-def _golden_folder(folder: Path, shards: list[str], vocab: Path | None) -> None:
+def _place(target: Path, source: Path) -> None:
+    """A hard link where the file system allows it (a real file inside the folder), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _tiny_folder(folder: Path, shards: list[str], vocab: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    source = golden_dir() / "checkpoint"
-    for name in [INDEX, "config.json", *shards]:
-        (folder / name).symlink_to(source / name)
-    if vocab is not None:
-        (folder / "vocab.txt").symlink_to(vocab)
+    source = tiny_checkpoint()
+    for name in [INDEX, "config.json", *shards, *(["vocab.txt"] if vocab else [])]:
+        _place(folder / name, source / name)
 
 
-def _golden_halves(rel: Path) -> None:
+def _tiny_halves(rel: Path) -> None:
     from uniavgen_core.checkpoint import is_audio_key
 
     state: dict[str, torch.Tensor] = {}
     for shard in SHARDS:
-        state.update(load_file(str(golden_dir() / "checkpoint" / shard)))
+        state.update(load_file(str(tiny_checkpoint() / shard)))
     save_file({k: v for k, v in state.items() if not is_audio_key(k)}, str(rel / "video_half.safetensors"))
     save_file({k: v for k, v in state.items() if is_audio_key(k)}, str(rel / "audio_half.safetensors"))
 
@@ -90,15 +98,14 @@ def write_bad_models(models: Path) -> None:
               str(rel / "wan2.2_vae.safetensors"))
     save_file(zeros("shared.weight", "encoder.block.0.layer.0.SelfAttention.q.weight",
                     "encoder.final_layer_norm.weight"), str(rel / "umt5_encoder.safetensors"))
-    _golden_halves(rel)
+    _tiny_halves(rel)
     _other_dims(rel / "other_dims")
-    vocab = reference_dir() / "vocab.txt"
-    _golden_folder(rel / "truncated", SHARDS[:2], vocab)
-    cut = (golden_dir() / "checkpoint" / SHARDS[2]).read_bytes()
+    _tiny_folder(rel / "truncated", SHARDS[:2], vocab=True)
+    cut = (tiny_checkpoint() / SHARDS[2]).read_bytes()
     (rel / "truncated" / SHARDS[2]).write_bytes(cut[: len(cut) // 2])
-    _golden_folder(rel / "missing_shard", SHARDS[:2], vocab)
-    _golden_folder(rel / "no_vocab", SHARDS, None)
-    _golden_folder(rel / "small_vocab", SHARDS, None)
+    _tiny_folder(rel / "missing_shard", SHARDS[:2], vocab=True)
+    _tiny_folder(rel / "no_vocab", SHARDS, vocab=False)
+    _tiny_folder(rel / "small_vocab", SHARDS, vocab=False)
     (rel / "small_vocab" / "vocab.txt").write_text("\n".join("abcdefghij") + "\n")
     torch.save(zeros("patch_embedding.weight"), rel / "pickle.pt")
     shutil.copyfile(rel / "pickle.pt", rel / "disguised.safetensors")

@@ -6,8 +6,11 @@ from typing import Any
 
 import torch
 
-DIT_FILE = "uniavgen_tiny/diffusion_pytorch_model.safetensors.index.json"
-FRAMES, HEIGHT, WIDTH = 17, 64, 96  # the golden geometry: 5 latent frames of 4 x 6 latents
+from .tiny_models import DIT_INDEX
+
+DIT_FILE = DIT_INDEX
+
+FRAMES, HEIGHT, WIDTH = 17, 64, 96  # 5 latent frames of 4 x 6 latents (the golden geometry too)
 SHORT_SIDE = 64
 
 

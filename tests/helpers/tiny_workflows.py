@@ -15,11 +15,11 @@ import numpy as np
 from .comfy_server import HostLayout
 from .paths import REPO_ROOT
 from .stand_ins import TEXT_ENCODER_NODE, VAE_NODE
-from .tiny_models import DIT_NAME, VOCODER_NAME
+from .tiny_models import DIT_INDEX, VOCODER_NAME
 
 API_PROMPTS = REPO_ROOT / "workflows" / "api"
 EXAMPLE_INPUTS = REPO_ROOT / "example_inputs"
-TINY_DIT = f"{DIT_NAME}/diffusion_pytorch_model.safetensors.index.json"
+TINY_DIT = DIT_INDEX
 FRAMES, SHORT_SIDE, STEPS = 17, 64, 2
 # The example face is 1280x736: a 64 px short side makes it 128x64 (long side rounded up to 32).
 WIDTH, HEIGHT = 128, 64

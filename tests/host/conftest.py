@@ -33,15 +33,12 @@ def stand_ins(comfy, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_models(comfy, tmp_path_factory):
-    """The tiny golden DiT and a tiny vocoder in a models folder the in-process ComfyUI searches first."""
+    """The tiny random DiT and vocoder in a models folder the in-process ComfyUI searches first."""
     import folder_paths
 
     from helpers.comfy_server import HostLayout
-    from helpers.paths import golden_dir
     from helpers.tiny_models import populate_models
 
-    if not (golden_dir() / "checkpoint").is_dir():
-        pytest.skip(f"golden checkpoint missing at {golden_dir()}")
     layout = HostLayout(tmp_path_factory.mktemp("host_models"))
     models = populate_models(layout)
     for folder in ("diffusion_models", "vae"):

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from helpers.node_runner import DIT_FILE, run
-from helpers.paths import golden_dir, reference_dir
+from helpers.tiny_models import tiny_checkpoint
+from uniavgen_core.random_models import ASCII_VOCAB
 
 from .test_node_graphs import parts, reference, sampler_inputs  # noqa: F401
 
@@ -21,7 +22,7 @@ def test_loaders_return_model_patchers_with_the_vocabulary(tiny_models, pack):
     )
     assert type(video.model).__name__ == "VideoDiT" and type(audio.model).__name__ == "AudioDiT"
     assert {p.dtype for p in audio.model.parameters()} == {torch.bfloat16}
-    assert len(audio.model.vocabulary) == 2545 and audio.model.vocabulary.entries[0] == " "
+    assert audio.model.vocabulary.entries == ASCII_VOCAB.entries  # the vocab.txt beside the index
     assert not hasattr(video.model, "vocabulary")
 
 
@@ -39,8 +40,9 @@ def test_audio_loader_without_vocabulary_names_the_fix(tiny_models, pack, tmp_pa
 
     folder = tmp_path / "diffusion_models" / "no_vocab"
     folder.mkdir(parents=True)
-    for source in (golden_dir() / "checkpoint").iterdir():
-        (folder / source.name).symlink_to(source)
+    for source in tiny_checkpoint().iterdir():
+        if source.name != "vocab.txt":
+            (folder / source.name).symlink_to(source)
     folder_paths.add_model_folder_path("diffusion_models", str(tmp_path / "diffusion_models"))
     with pytest.raises(ValueError) as err:
         run(
@@ -98,8 +100,8 @@ def test_converted_single_files_give_the_same_clip(parts, tmp_path):  # noqa: F8
     from uniavgen_core.convert import convert
 
     folder = tmp_path / "diffusion_models"
-    convert(golden_dir() / "checkpoint", folder / "converted", dtype="fp32", video_fp8=False,
-            vocab=reference_dir() / "vocab.txt")
+    convert(tiny_checkpoint(), folder / "converted", dtype="fp32", video_fp8=False,
+            vocab=tiny_checkpoint() / "vocab.txt")
     folder_paths.add_model_folder_path("diffusion_models", str(folder))
     converted = {
         "video_dit": run("UniAVGenLoadVideoDiT", dit_name="converted/uniavgen_video_fp32.safetensors",

@@ -1,4 +1,4 @@
-"""Each task as a graph of the pack's nodes (tiny golden DiT, stand-in umT5 and VAE) in-process."""
+"""Each task as a graph of the pack's nodes (tiny random DiT, stand-in umT5 and VAE) in-process."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers.node_runner import FRAMES, run, speech_audio, validate
-from helpers.paths import reference_dir
+from helpers.tiny_models import tiny_checkpoint
 from uniavgen_core.sampler import SamplerSettings, sample
 from uniavgen_core.tasks import Task, TaskInputs
 from uniavgen_core.text import SpeechTextEncoder, Vocabulary
@@ -29,7 +29,7 @@ def test_sampler_node_equals_a_direct_core_call(pack, parts):  # noqa: F811
     video_latent, mel = run("UniAVGenSampler", reference_image=ref, **inputs)
 
     fmt = comfy.latent_formats.Wan22()
-    texts = SpeechTextEncoder(Vocabulary.from_file(reference_dir() / "vocab.txt")).encode(
+    texts = SpeechTextEncoder(Vocabulary.from_file(tiny_checkpoint() / "vocab.txt")).encode(
         "Hello there, nice to meet you.", "en")
     direct_inputs = TaskInputs(
         task=Task.AVG,

@@ -25,13 +25,14 @@ def chain(dits, seed: int, count: int = 3) -> list[tuple[TaskInputs, object]]:
     encoder = SpeechTextEncoder(Vocabulary.from_file(reference_dir() / "vocab.txt"))
     windows = [w.strip() for w in plan_windows(TEXT, "en", seconds=1.5)][:count]
     g = torch.Generator().manual_seed(3)
+    width, channels = dits[0].config.text_dim, dits[0].config.in_dim  # whatever golden set is in use
     first_text = encoder.encode(windows[0], "en")
     positive, negative = first_text.positive, first_text.negative
     inputs = TaskInputs(task=Task.AVG, speech_ids=positive.ids[0], speech_len=int(positive.lens[0]),
                         neg_speech_ids=negative.ids[0], neg_speech_len=int(negative.lens[0]),
-                        t5_context=torch.randn(7, 4096, generator=g),
-                        t5_negative=torch.randn(1, 4096, generator=g),
-                        ref_latent=torch.randn(1, 48, 1, 4, 6, generator=g), latent_frames=5)
+                        t5_context=torch.randn(7, width, generator=g),
+                        t5_negative=torch.randn(1, width, generator=g),
+                        ref_latent=torch.randn(1, channels, 1, 4, 6, generator=g), latent_frames=5)
     done = []
     for n, text in enumerate(windows):
         if n:

@@ -85,3 +85,11 @@ def test_forward_inputs_speech_ids(golden, manifest, encoder):
         assert torch.equal(got.positive.lens, data[f"{prefix}text_lens"])
         assert torch.equal(got.negative.ids, data[f"{prefix}neg_text_ids"])
         assert torch.equal(got.negative.lens, data[f"{prefix}neg_text_lens"])
+
+
+def test_reference_vocabulary_layout():
+    vocab = Vocabulary.from_file(reference_vocab_path())
+    vocab.check_size()  # the release's 2545 entries
+    assert vocab.entries[0] == " "
+    index = vocab.entries.index
+    assert vocab.encode([" ", "a", "ni2", "hao3"]) == [0, index("a"), index("ni2"), index("hao3")]

@@ -15,9 +15,10 @@ def _json(*args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_sampler_benchmark_reports_both_modes(golden):
-    out = _json("benchmarks/bench_sampler.py", "--golden", "--steps", "1", "--threads", "1")
-    assert out["config"] == "golden" and out["latent"] == [5, 4, 6] and out["mel_frames"] == 106
+def test_sampler_benchmark_reports_both_modes():
+    out = _json("benchmarks/bench_sampler.py", "--dim", "64", "--heads", "4", "--audio-dim", "32",
+                "--audio-heads", "2", "--latent", "5", "4", "6", "--steps", "1", "--threads", "1")
+    assert out["video_dim"] == 64 and out["latent"] == [5, 4, 6] and out["mel_frames"] == 106
     assert out["sequential_s_per_step"] > 0 and out["batched_s_per_step"] > 0
     assert out["batched_peak_rss_mb"] >= out["rss_before_sampling_mb"] > out["weights_mb"] > 0
 
@@ -27,3 +28,19 @@ def test_gpu_benchmark_skips_cleanly_without_cuda():
 
     out = _json("benchmarks/bench_gpu.py", "--steps", "1")
     assert ("skipped" in out) != torch.cuda.is_available()
+
+
+def test_gguf_benchmark_reports_every_type():
+    out = _json("benchmarks/bench_gguf.py", "--dim", "128", "--audio-dim", "64", "--layers", "2",
+                "--latent", "2", "4", "4", "--types", "Q8_0", "Q4_0", "--repeats", "1", "--threads", "1",
+                "--layer-dim", "256", "--layer-tokens", "64")
+    full = out["full_model"]
+    if "skipped" not in full:
+        assert full["params"] == 7_056_424_223 and full["bf16"] == 2 * full["params"]
+        assert full["Q4_0"]["bytes"] < full["Q8_0"]["bytes"] < full["BF16"]["bytes"]
+        assert {"Q6_K", "Q2_K"} <= set(full)
+    assert set(out["measured"]) == {"BF16", "Q8_0", "Q4_0"}
+    assert out["measured"]["BF16"]["forward_vs_bf16"] == 1
+    assert set(out["layer_cost"]["expand_vs_matmul"]) >= {"Q8_0", "Q4_K", "Q2_K", "BF16"}
+    for row in out["measured"].values():
+        assert row["load_peak_over_file"] > 0 and row["forward_s"] > 0 and row["rel_error_video"] >= 0

@@ -1,4 +1,4 @@
-"""The converter on the golden checkpoint: exact halves, vocabulary inside, tampering named."""
+"""The converter on a checkpoint in the official layout: exact halves, vocabulary inside, tampering named."""
 
 from __future__ import annotations
 
@@ -11,19 +11,19 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from helpers.paths import reference_dir
+from helpers.tiny_models import tiny_checkpoint
 from uniavgen_core.checkpoint import CheckpointError, load_audio_dit, load_video_dit
 from uniavgen_core.convert import convert, main
+from uniavgen_core.random_models import ASCII_VOCAB
 from uniavgen_core.text import VOCAB_METADATA_KEY
 from uniavgen_core.vocab_files import find_vocabulary
 
 
 @pytest.fixture(scope="module")
-def official(tmp_path_factory, golden) -> Path:
+def official(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("official")
-    for source in (golden / "checkpoint").iterdir():
+    for source in tiny_checkpoint().iterdir():
         shutil.copyfile(source, folder / source.name)
-    shutil.copyfile(reference_dir() / "vocab.txt", folder / "vocab.txt")
     return folder
 
 
@@ -47,9 +47,9 @@ def test_metadata_carries_config_vocabulary_and_provenance(converted):
         meta = f.metadata()
     assert meta["pack_version"] and meta["dtype"] == "float32" and meta["uniavgen_half"] == "audio"
     assert json.loads(meta["config"]) == {"audio_dim": 32, "audio_num_heads": 2}
-    vocab, origin = find_vocabulary(converted / "uniavgen_audio_fp32.safetensors", 2545)
-    assert "metadata" in origin and vocab.entries[:3] == (" ", "!", '"')
-    assert meta[VOCAB_METADATA_KEY].count("\n") == 2545
+    vocab, origin = find_vocabulary(converted / "uniavgen_audio_fp32.safetensors", len(ASCII_VOCAB))
+    assert "metadata" in origin and vocab == ASCII_VOCAB
+    assert meta[VOCAB_METADATA_KEY].count("\n") == len(ASCII_VOCAB)
 
 
 def test_fp8_video_half_is_fp8_and_close(official, converted):
@@ -99,3 +99,31 @@ def test_pickle_is_refused(tmp_path):
     torch.save({"x": torch.zeros(1)}, tmp_path / "model.pt")
     with pytest.raises(CheckpointError, match="pickle"):
         convert(tmp_path / "model.pt", tmp_path / "out")
+
+
+def test_gguf_halves_carry_metadata_and_load_back(official, tmp_path):
+    """--gguf Q8_0: both halves as GGUF, same key set, vocabulary and float-kept tensors in the metadata."""
+    from uniavgen_core.gguf_file import read_gguf_header
+
+    assert main([str(official), str(tmp_path), "--gguf", "Q8_0"]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["uniavgen_audio_Q8_0.gguf", "uniavgen_video_Q8_0.gguf"]
+    table, meta = read_gguf_header(tmp_path / "uniavgen_audio_Q8_0.gguf")
+    assert meta["quant_type"] == "Q8_0" and meta["uniavgen_half"] == "audio" and meta["pack_version"]
+    assert json.loads(meta["config"]) == {"audio_dim": 32, "audio_num_heads": 2}
+    kept = set(json.loads(meta["float_tensors"]))
+    assert kept == {k for k, info in table.items() if info.quant is None} and "audio_padding" in kept
+    assert {info.quant for info in table.values()} == {None, "Q8_0"}
+    vocab, origin = find_vocabulary(tmp_path / "uniavgen_audio_Q8_0.gguf", len(ASCII_VOCAB))
+    assert origin == "uniavgen_audio_Q8_0.gguf metadata" and vocab.entries[0] == " "
+    for loader, name in ((load_video_dit, "video"), (load_audio_dit, "audio")):
+        original = loader(official).state_dict()
+        loaded = loader(tmp_path / f"uniavgen_{name}_Q8_0.gguf")
+        assert original.keys() == loaded.state_dict().keys()
+        assert any(getattr(m, "quant_type", None) == "Q8_0" for m in loaded.modules())
+
+
+def test_gguf_type_outside_the_writable_ones_is_refused(official, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main([str(official), str(tmp_path), "--gguf", "Q4_K"])
+    assert "invalid choice: 'Q4_K'" in capsys.readouterr().err

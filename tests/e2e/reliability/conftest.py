@@ -1,6 +1,6 @@
 """One ComfyUI server for the reliability modules, with outbound network blocked for its whole life.
 
-Its models folder holds the tiny golden DiT and vocoder plus the broken files of the bad-input
+Its models folder holds the tiny random DiT and vocoder plus the broken files of the bad-input
 matrix; its input folder holds the tiny prompts' media. Ended by PID after the last module.
 """
 
@@ -13,7 +13,7 @@ import pytest
 
 from helpers.bad_models import write_bad_models
 from helpers.comfy_server import ComfyServer, HostLayout
-from helpers.paths import REPO_ROOT, golden_dir
+from helpers.paths import REPO_ROOT
 from helpers.server_watch import NO_NETWORK_DIR
 from helpers.stand_ins import link_test_pack
 from helpers.tiny_media import write_inputs
@@ -21,8 +21,6 @@ from helpers.tiny_models import populate_models
 
 @pytest.fixture(scope="session")
 def rel_layout(tmp_path_factory) -> HostLayout:
-    if not (golden_dir() / "checkpoint").is_dir():
-        pytest.skip(f"golden checkpoint missing at {golden_dir()}")
     layout = HostLayout(tmp_path_factory.mktemp("rel_host"))
     layout.link_pack(REPO_ROOT, "ComfyUI-UniAVGen")
     link_test_pack(layout)
