@@ -97,10 +97,15 @@ class LongForm(io.ComfyNode):
                                        "output is this recording, unchanged. 'text' (optional) is its "
                                        "transcript."),
                 io.Image.Input("condition_video", optional=True,
-                               tooltip="A silent video of any length to dub (long video-to-audio), at the "
-                                       "reference image's size. Split into near-equal windows of at most "
+                               tooltip="A silent video of any length to dub (long video-to-audio); each "
+                                       "window is cropped and scaled to the reference image's size. Split "
+                                       "into near-equal windows of at most "
                                        "'length' frames; 'text' is spread over them; the images output "
-                                       "is this video, unchanged."),
+                                       "is this video (at 16 fps), unchanged."),
+                io.Float.Input("condition_video_fps", default=16.0, min=1.0, max=240.0, step=0.001,
+                               optional=True,
+                               tooltip="Frame rate of condition_video (GetVideoComponents' fps output); "
+                                       "frames are picked to make 16 fps, the model's rate."),
             ],
             outputs=[io.Image.Output(display_name="images"), io.Audio.Output(display_name="audio"),
                      io.String.Output(display_name="plan")],
@@ -113,7 +118,8 @@ class LongForm(io.ComfyNode):
                 video_cfg: float, audio_cfg: float, macfg_fraction: float, slg_layer: int,
                 batched_cfg: bool, reference_voice: MelClip | None = None,
                 reference_text: str = "", voice_anchor: str = ANCHOR, condition_audio: dict | None = None,
-                condition_video: torch.Tensor | None = None) -> io.NodeOutput:
+                condition_video: torch.Tensor | None = None,
+                condition_video_fps: float = 16.0) -> io.NodeOutput:
         if condition_audio is not None and condition_video is not None:
             raise ValueError(f"{NODE}: 'condition_audio' and 'condition_video' are both connected; a long "
                              "clip is driven by text, by audio (A2V) or by video (dubbing): connect one.")
@@ -134,6 +140,8 @@ class LongForm(io.ComfyNode):
                                else reference_voice.mel.float(),
                                reference_text=reference_text.strip(), anchor=voice_anchor)
             wave = None if condition_audio is None else _speech(condition_audio)
+            if condition_video is not None:
+                condition_video = _at_16_fps(condition_video, condition_video_fps)
             plan = _plan(text, language, window_seconds, length, wave, condition_video)
             SamplerSettings(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
                             macfg_fraction=macfg_fraction, slg_layer=slg_layer, seed=seed,
@@ -145,7 +153,8 @@ class LongForm(io.ComfyNode):
         guide = GuiderSettings(video_cfg=video_cfg, audio_cfg=audio_cfg, macfg_fraction=macfg_fraction,
                                slg_layer=slg_layer, batched_cfg=batched_cfg)
         pbar = comfy.utils.ProgressBar(len(plan) * steps)
-        ops = _ops(model, vae, vocoder, guide, seed=seed, steps=steps, shift=shift, pbar=pbar)
+        size = tuple(16 * d for d in ctx.ref_latent.shape[-2:])   # (H, W) in pixels
+        ops = _ops(model, vae, vocoder, guide, seed=seed, steps=steps, shift=shift, pbar=pbar, size=size)
         if condition_audio is not None:
             done = chain.audio_chain(ctx, ops, wave, text.strip(), length)
             images = join_segments([w.frames for w in done.windows], done.segments)
@@ -200,8 +209,19 @@ def _describe(plan: list[str], done) -> list[str]:
             for line, words in zip(plan, done.texts, strict=True)]
 
 
+def _at_16_fps(images: torch.Tensor, fps: float) -> torch.Tensor:
+    """Nearest-frame resampling of the whole clip to 16 fps (a view when it already is)."""
+    if images.ndim != 4 or images.shape[0] == 0 or images.shape[-1] not in (3, 4):
+        raise ValueError(f"'condition_video' must be IMAGE frames [F, H, W, 3], got {tuple(images.shape)}")
+    if abs(fps - 16.0) < 1e-6:
+        return images
+    count = max(int(images.shape[0] / fps * 16.0 + 1e-6), 1)
+    index = (torch.arange(count, dtype=torch.float64) * fps / 16.0).floor().long()
+    return images[index.clamp(max=images.shape[0] - 1)]
+
+
 def _ops(model, vae, vocoder, guide: GuiderSettings, *, seed: int, steps: int, shift: float,
-         pbar: comfy.utils.ProgressBar) -> ChainOps:
+         pbar: comfy.utils.ProgressBar, size: tuple[int, int]) -> ChainOps:
     """The model work of one window, on ComfyUI's native path, for the core chain."""
     fmt = comfy.latent_formats.Wan22()
 
@@ -216,7 +236,11 @@ def _ops(model, vae, vocoder, guide: GuiderSettings, *, seed: int, steps: int, s
         return _decode_frames(vae, fmt.process_out(video.float()))
 
     def encode(frames: torch.Tensor) -> torch.Tensor:
-        return fmt.process_in(vae.encode(frames[..., :3]).float()).cpu()
+        frames = frames[..., :3]
+        if tuple(frames.shape[1:3]) != size:   # a dubbed clip's window: crop and scale to the face's size
+            moved = comfy.utils.common_upscale(frames.movedim(-1, 1), size[1], size[0], "bilinear", "center")
+            frames = moved.movedim(1, -1)
+        return fmt.process_in(vae.encode(frames).float()).cpu()
 
     def vocode(mel: torch.Tensor, frames: int) -> torch.Tensor:
         mm.load_models_gpu([vocoder])
