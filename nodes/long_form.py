@@ -18,6 +18,7 @@ from ..uniavgen_core.long_windows import join_segments, join_speech, plan_audio_
 from ..uniavgen_core.mel import MelSpectrogram
 from ..uniavgen_core.sampler import SamplerError, SamplerSettings
 from ..uniavgen_core.speech_rate import WINDOW_SECONDS
+from ..uniavgen_core.tasks import TaskInputError
 from ..uniavgen_core.text import SpeechTextEncoder
 from ..uniavgen_core.waveform import SAMPLE_RATE, prepare_speech
 from .caption import caption_context
@@ -155,22 +156,33 @@ class LongForm(io.ComfyNode):
         pbar = comfy.utils.ProgressBar(len(plan) * steps)
         size = tuple(16 * d for d in ctx.ref_latent.shape[-2:])   # (H, W) in pixels
         ops = _ops(model, vae, vocoder, guide, seed=seed, steps=steps, shift=shift, pbar=pbar, size=size)
-        if condition_audio is not None:
-            done = chain.audio_chain(ctx, ops, wave, text.strip(), length)
-            images = join_segments([w.frames for w in done.windows], done.segments)
-            audio = condition_audio                       # the recording itself, unchanged
-        elif condition_video is not None:
-            done = chain.video_chain(ctx, ops, condition_video, text.strip(), length)
-            images = condition_video                      # the clip itself, unchanged
-            wave = join_speech([w.wave for w in done.windows], done.segments)
-            audio = {"waveform": wave.reshape(1, 1, -1), "sample_rate": SAMPLE_RATE}
-        else:
-            texts = [w.strip() for w in plan_windows(text, language, window_seconds)]
-            done = chain.text_chain(ctx, ops, texts, length)
-            images, wave = join_windows([w.frames for w in done.windows], [w.wave for w in done.windows])
-            audio = {"waveform": wave.reshape(1, 1, -1), "sample_rate": SAMPLE_RATE}
-        report = "\n".join(_describe(plan, done))
-        return io.NodeOutput(images, audio, report, ui={"text": [report]})
+        try:
+            return _run_chain(ctx, ops, text=text, language=language, window_seconds=window_seconds,
+                              length=length, wave=wave, condition_audio=condition_audio,
+                              condition_video=condition_video, plan=plan)
+        except TaskInputError as err:   # a window's inputs do not fit (e.g. a size mismatch)
+            raise ValueError(f"{NODE}: {err}") from err
+
+
+def _run_chain(ctx: ChainContext, ops: ChainOps, *, text: str, language: str, window_seconds: float,
+               length: int, wave, condition_audio, condition_video, plan: list[str]) -> io.NodeOutput:
+    """The core chain for the connected drive, and the joined clip."""
+    if condition_audio is not None:
+        done = chain.audio_chain(ctx, ops, wave, text.strip(), length)
+        images = join_segments([w.frames for w in done.windows], done.segments)
+        audio = condition_audio                       # the recording itself, unchanged
+    elif condition_video is not None:
+        done = chain.video_chain(ctx, ops, condition_video, text.strip(), length)
+        images = condition_video                      # the clip itself, unchanged
+        wave = join_speech([w.wave for w in done.windows], done.segments)
+        audio = {"waveform": wave.reshape(1, 1, -1), "sample_rate": SAMPLE_RATE}
+    else:
+        texts = [w.strip() for w in plan_windows(text, language, window_seconds)]
+        done = chain.text_chain(ctx, ops, texts, length)
+        images, wave = join_windows([w.frames for w in done.windows], [w.wave for w in done.windows])
+        audio = {"waveform": wave.reshape(1, 1, -1), "sample_rate": SAMPLE_RATE}
+    report = "\n".join(_describe(plan, done))
+    return io.NodeOutput(images, audio, report, ui={"text": [report]})
 
 
 def _speech(condition_audio: dict) -> torch.Tensor:
