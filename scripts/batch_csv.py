@@ -72,6 +72,10 @@ def parser() -> argparse.ArgumentParser:
     models.add_argument("--text-encoder", help="umT5 file in models/text_encoders")
     models.add_argument("--vae", help="Wan 2.2 VAE file in models/vae")
     models.add_argument("--vocoder", help="vocoder name as Load UniAVGen Vocoder lists it")
+    p.add_argument("--long", action="store_true",
+                   help="tasks 2 and 3: run every row through the Long-form node (workflows "
+                        "uniavgen_long_a2v / uniavgen_long_v2a), so audio or video longer than one 5.06 s "
+                        "window is accepted; the output is as long as the row's audio or video")
     p.add_argument("--quiet", action="store_true", help="no progress bar, only warnings")
     return p
 
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None, prompt_hook: PromptHook | None = None) -
     options = Options(servers=[s.rstrip("/") for s in (args.server or [DEFAULT_SERVER])],
                       per_server=max(1, args.per_server), retries=max(0, args.retries),
                       row_timeout=args.row_timeout, down_timeout=args.down_timeout,
-                      reconnect_delay=args.reconnect_delay)
+                      reconnect_delay=args.reconnect_delay, long=args.long)
     batch = Batch(args.csv, args.task, Settings(yaml_settings, model_choices), out_dir, options,
                   inputs_dir=args.inputs_dir, prompt_hook=prompt_hook,
                   show_progress=False if args.quiet else None)

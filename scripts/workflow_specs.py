@@ -63,6 +63,13 @@ NOTES = {
     "longform": ("Long clips: the text is split at sentence and clause ends into 5.06 s windows; each "
                  "window continues from the previous one's last frame and voice, with the same face. "
                  "The plan output shows the split."),
+    "long_a2v": ("Long audio-driven video: a recording of any length animates the face. It is cut at "
+                 "pauses into 5.06 s windows, each continuing from the last frame of the one before; "
+                 "the video lasts exactly as long as the recording, which is passed through unchanged. "
+                 "The text (optional) is its transcript."),
+    "long_v2a": ("Long dubbing: a silent clip of any length gets speech, window by window, in one voice "
+                 "(window 1's, or a reference voice's). The face comes from the clip's first frame; the "
+                 "text is spread over the windows by speaking time."),
 }
 LONG_TEXT = ("Hello! This clip is longer than one window. UniAVGen makes five seconds at a time, so this "
              "workflow chains windows, and each one continues from the last frame and the voice of the "
@@ -197,7 +204,42 @@ def native_a2v() -> tuple[list[Node], list[dict]]:
             _note("native_a2v"))
 
 
+def _long_form(task: str, extra: list[Node], links: dict[str, tuple[int, int]], widgets: dict) -> list[Node]:
+    """Loaders, captions, the Long-form node fed by `links`, and the video saved with its audio."""
+    keep = {1, 2, 3, 4, 7, 8, 12}
+    shared = [n for n in _shared(task, {}) if n.id in keep]
+    for node in shared:
+        if node.id == 12:
+            node.pos = (0, 1000)
+    return shared + extra + [
+        Node(21, "UniAVGenLongForm", (800, 0), {"language": "en", **widgets},
+             {"video_dit": (7, 0), "audio_dit": (8, 0), "vocoder": (12, 0), "vae": (4, 0), "positive": (2, 0),
+              "negative": (3, 0), **links}, size=(380, 720)),
+        Node(14, "CreateVideo", (1220, 320), {"fps": 16.0}, {"images": (21, 0), "audio": (21, 1)}),
+        Node(15, "UniAVGenSaveVideo", (1520, 0), {"filename_prefix": f"UniAVGen/{task}", "crf": 23},
+             {"video": (14, 0)}, size=(480, 420)),
+    ]
+
+
+def long_a2v() -> tuple[list[Node], list[dict]]:
+    extra = _reference_image() + [Node(16, "LoadAudio", (360, 780), {"audio": SPEECH}, size=(320, 140))]
+    links = {"reference_image": (6, 0), "condition_audio": (16, 0)}
+    return _long_form("long_a2v", extra, links, {"text": ""}), _note("long_a2v")
+
+
+def long_v2a() -> tuple[list[Node], list[dict]]:
+    extra = [
+        Node(18, "LoadVideo", (0, 620), {"file": CLIP}, size=(320, 360)),
+        Node(19, "GetVideoComponents", (360, 620), {}, {"video": (18, 0)}),
+        Node(22, "ImageFromBatch", (360, 780), {"batch_index": 0, "length": 1}, {"image": (19, 0)}),
+        Node(6, "UniAVGenReferenceImage", (360, 900), {"short_side": 736}, {"image": (22, 0), "vae": (4, 0)}),
+    ]
+    links = {"reference_image": (6, 0), "condition_video": (19, 0), "condition_video_fps": (19, 2)}
+    return _long_form("long_v2a", extra, links, {"text": SPEECH_TEXT}), _note("long_v2a")
+
+
 WORKFLOWS: dict[str, Callable[[], tuple[list[Node], list[dict]]]] = {
     "uniavgen_avg": avg, "uniavgen_ravg": ravg, "uniavgen_a2v": a2v, "uniavgen_v2a": v2a,
     "uniavgen_longform": longform, "uniavgen_native_avg": native_avg, "uniavgen_native_a2v": native_a2v,
+    "uniavgen_long_a2v": long_a2v, "uniavgen_long_v2a": long_v2a,
 }

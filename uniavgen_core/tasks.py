@@ -29,6 +29,11 @@ class Task(enum.IntEnum):
     # released mechanisms: condition latents for the first k frames (as V2A, but only a prefix) and
     # the RAVG reference voice (the previous window's speech and its transcript).
     CONTINUE = 4
+    # Also not released (long clips, issue 20): the next window of a long audio-driven clip (A2V with
+    # the previous window's last frame as a condition prefix), and a dubbing window that clones a voice
+    # (V2A with a reference voice mel prepended, as RAVG, so every window keeps one timbre).
+    A2V_CONTINUE = 5
+    V2A_VOICE = 6
 
 
 class CondVideo(enum.Enum):
@@ -59,6 +64,11 @@ TASK_SPECS: dict[Task, TaskSpec] = {
     Task.V2A: TaskSpec(CondVideo.WINDOW, False, False, PassFlags(no_a2v=True), PassFlags(no_a2v=True)),
     # as RAVG: the reference voice never goes through V2A in the conditional pass
     Task.CONTINUE: TaskSpec(CondVideo.PREFIX, True, False, PassFlags(no_v2a=True), PassFlags()),
+    # as A2V: the speech is given, so it never listens to the video
+    Task.A2V_CONTINUE: TaskSpec(CondVideo.PREFIX, False, True, PassFlags(no_v2a=True),
+                                PassFlags(no_v2a=True)),
+    # as V2A: the video is given, so it never listens to the speech; the reference voice rides along
+    Task.V2A_VOICE: TaskSpec(CondVideo.WINDOW, True, False, PassFlags(no_a2v=True), PassFlags(no_a2v=True)),
 }
 
 

@@ -30,6 +30,7 @@ LANGUAGES = ("en", "zh")
 VOCAB_METADATA_KEY = "uniavgen_speech_vocab"
 RAVG_TASK_ID = 1  # equals tasks.Task.RAVG: its speech text carries the reference transcript
 CONTINUE_TASK_ID = 4  # equals tasks.Task.CONTINUE: the previous window's transcript, as RAVG
+V2A_VOICE_TASK_ID = 6  # equals tasks.Task.V2A_VOICE: the voice anchor's transcript, as RAVG
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ class SpeechTextEncoder:
     def encode_for_task(self, text: str, language: str, task_id: int,
                         reference_text: str | None = None) -> SpeechText:
         """Per task: RAVG prefixes the reference transcript; AVG/A2V/V2A ignore it (as released)."""
-        if int(task_id) not in (RAVG_TASK_ID, CONTINUE_TASK_ID):
+        if int(task_id) not in (RAVG_TASK_ID, CONTINUE_TASK_ID, V2A_VOICE_TASK_ID):
             return self.encode(text, language)
         if reference_text is None:
             raise ValueError("RAVG (reference voice) needs the reference audio's transcript: "

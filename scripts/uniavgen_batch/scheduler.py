@@ -41,6 +41,7 @@ class Options:
     down_timeout: float = 600.0    # give the remaining rows up when no server answered this long
     row_timeout: float = 0.0       # 0: none; else a row running longer is interrupted and retried
     reconnect_delay: float = 2.0
+    long: bool = False             # tasks 2 / 3: the long twins (audio or video of any length)
 
 
 @dataclass
@@ -70,7 +71,7 @@ class Batch:
         self.csv_path, self.task, self.settings = csv_path, task, settings
         self.out_dir, self.options, self.inputs_dir = out_dir, options, inputs_dir
         self.on_event = on_event
-        template = load_twin(task)
+        template = load_twin(task, long=options.long)
         self.template = prompt_hook(template) if prompt_hook else template
         self.show_progress = show_progress
         self.pending: list[Job] = []

@@ -19,10 +19,13 @@ API_DIR = Path(__file__).resolve().parents[2] / "workflows" / "api"
 CLIP, CAPTION, NEGATIVE, VAE, IMAGE = "1", "2", "3", "4", "5"
 VIDEO_DIT, AUDIO_DIT, SPEECH, SAMPLER = "7", "8", "9", "10"
 VOCODER, SAVE, AUDIO, VIDEO = "12", "15", "16", "18"
+LONG = "21"   # the Long-form node of the long A2V / V2A twins (--long): text and settings go there
 CLASSES = {CLIP: "CLIPLoader", CAPTION: "CLIPTextEncode", NEGATIVE: "CLIPTextEncode", VAE: "VAELoader",
            IMAGE: "LoadImage", VIDEO_DIT: "UniAVGenLoadVideoDiT", AUDIO_DIT: "UniAVGenLoadAudioDiT",
            SPEECH: "UniAVGenSpeechText", SAMPLER: "UniAVGenSampler", VOCODER: "UniAVGenLoadVocoder",
-           SAVE: "UniAVGenSaveVideo", AUDIO: "LoadAudio", VIDEO: "LoadVideo"}
+           SAVE: "UniAVGenSaveVideo", AUDIO: "LoadAudio", VIDEO: "LoadVideo", LONG: "UniAVGenLongForm"}
+# Tasks whose rows may run as long clips (audio or video longer than one window), and their twins.
+LONG_TWINS = {2: "uniavgen_long_a2v", 3: "uniavgen_long_v2a"}
 # CSV file column -> (node id, input) per task.
 FILE_INPUTS: dict[int, dict[str, tuple[str, str]]] = {
     0: {"ref_image_path": (IMAGE, "image")},
@@ -55,10 +58,15 @@ class TwinError(ValueError):
     """The twin or the server's models do not fit: the whole batch (or one server) cannot run."""
 
 
-def load_twin(task: int, api_dir: Path = API_DIR) -> dict:
-    path = api_dir / f"uniavgen_{TASKS[task]}.json"
+def load_twin(task: int, api_dir: Path = API_DIR, *, long: bool = False) -> dict:
+    """The task's twin; `long`: its long-clip twin (the Long-form node takes any length)."""
+    if long and task not in LONG_TWINS:
+        raise TwinError(f"--long runs audio-driven (2) and dubbing (3) rows of any length; task {task} "
+                        "has no long twin (drop --long)")
+    path = api_dir / f"{LONG_TWINS[task] if long else 'uniavgen_' + TASKS[task]}.json"
     prompt = json.loads(path.read_text(encoding="utf-8"))
-    needed = {CAPTION, NEGATIVE, SPEECH, SAMPLER, SAVE} | {n for n, _ in FILE_INPUTS[task].values()}
+    speech_nodes = {LONG} if long else {SPEECH, SAMPLER}
+    needed = {CAPTION, NEGATIVE, SAVE} | speech_nodes | {n for n, _ in FILE_INPUTS[task].values()}
     for node_id in sorted(needed | (set(CLASSES) & set(prompt))):
         found = prompt.get(node_id, {}).get("class_type")
         if found != CLASSES[node_id]:
@@ -137,10 +145,16 @@ def build_prompt(template: dict, row: Row, task: int, settings: Settings, upload
     values = row.values
     prompt[CAPTION]["inputs"]["text"] = values.get("prompt", "")
     prompt[NEGATIVE]["inputs"]["text"] = str(settings.yaml.get("video_negative_prompt") or "")
-    prompt[SPEECH]["inputs"].update(
-        text=values.get("speech_content", ""), language=values.get("lang") or "en",
-        reference_text=values.get("ref_speech_content", "") if task == 1 else "")
-    prompt[SAMPLER]["inputs"].update({ours: settings.yaml[theirs] for theirs, ours in SETTINGS.items()
+    if LONG in prompt:   # a long twin: the Long-form node speaks and samples
+        prompt[LONG]["inputs"].update(text=values.get("speech_content", ""),
+                                      language=values.get("lang") or "en")
+        sampler = prompt[LONG]
+    else:
+        prompt[SPEECH]["inputs"].update(
+            text=values.get("speech_content", ""), language=values.get("lang") or "en",
+            reference_text=values.get("ref_speech_content", "") if task == 1 else "")
+        sampler = prompt[SAMPLER]
+    sampler["inputs"].update({ours: settings.yaml[theirs] for theirs, ours in SETTINGS.items()
                                       if settings.yaml.get(theirs) is not None})
     for column, (node_id, name) in FILE_INPUTS[task].items():
         prompt[node_id]["inputs"][name] = uploaded[column]

@@ -364,3 +364,15 @@ def test_converted_fp8_and_single_files_and_a_server_without_them(servers, datas
               if _prefix_of(e["prompt"][2]) == f"uniavgen_batch/{batch_id(out)}/clip00"]
     assert ran["prompt"][2]["7"]["inputs"]["dit_name"] == models["video_dit"]
     assert ran["prompt"][2]["8"]["inputs"]["dit_name"] == models["audio_dit"]
+
+
+def test_long_rows_run_through_the_long_form_twin(servers, datas, tmp_path):
+    """--long: the shipped A2V row's 4.5 s speech is four tiny (17-frame) windows; the mp4 lasts
+    exactly as long as the speech."""
+    options = Options(servers=[servers[0].base_url], reconnect_delay=0.5, down_timeout=120, long=True)
+    batch = Batch(SAMPLES / "batch_task2.csv", 2, Settings(SETTINGS), tmp_path / "long", options,
+                  inputs_dir=datas, prompt_hook=make_tiny, show_progress=False)
+    summary = asyncio.run(batch.run())
+    assert summary["failed"] == 0 and summary["done"] == summary["rows"] == 1, summary["failures"]
+    (result,) = summary["results"].values()
+    check_mp4(Path(result["file"]), int(4.5 * 16), WIDTH, HEIGHT)

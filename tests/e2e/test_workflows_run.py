@@ -13,7 +13,11 @@ from helpers.tiny_workflows import API_PROMPTS, FRAMES, HEIGHT, WIDTH, output_fi
 
 STEMS = sorted(p.stem for p in (REPO_ROOT / "workflows").glob("*.json"))
 # The long-form prompt speaks three windows of 17 frames that overlap by one frame.
-EXPECTED_FRAMES = {"uniavgen_longform": FRAMES + 2 * (FRAMES - 1)}
+# Long A2V lasts as long as the short speech (0.8 s: 13 frames); long dubbing keeps the example
+# clip's 81 frames at its own size.
+EXPECTED_FRAMES = {"uniavgen_longform": FRAMES + 2 * (FRAMES - 1), "uniavgen_long_a2v": 13,
+                   "uniavgen_long_v2a": 81}
+EXPECTED_SIZE = {"uniavgen_long_v2a": (1280, 736)}
 
 
 def test_every_workflow_has_an_api_twin_in_sync(server):
@@ -59,5 +63,5 @@ def test_workflow_makes_a_valid_mp4(server, host_layout, stem):
     assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]
     files = output_files(entry, host_layout)
     assert len(files) == 1 and files[0].is_file(), entry["outputs"]
-    check_mp4(files[0], EXPECTED_FRAMES.get(stem, FRAMES), WIDTH, HEIGHT)
+    check_mp4(files[0], EXPECTED_FRAMES.get(stem, FRAMES), *EXPECTED_SIZE.get(stem, (WIDTH, HEIGHT)))
 

@@ -53,10 +53,13 @@ def toy_task_inputs(task: Task, seed: int = 0, **overrides) -> TaskInputs:
         neg_speech_ids=torch.tensor([0] + [-1] * 9), neg_speech_len=10,
         t5_context=randn(6, 4096), t5_negative=randn(1, 4096),
         ref_latent=randn(1, LATENT_CHANNELS, 1, LAT_H, LAT_W),
-        cond_latent=(randn(1, LATENT_CHANNELS, FRAMES, LAT_H, LAT_W) if task is Task.V2A else
-                     randn(1, LATENT_CHANNELS, 1, LAT_H, LAT_W) if task is Task.CONTINUE else None),
-        ref_mel=randn(REF_MEL_FRAMES, MEL_BINS) if task in (Task.RAVG, Task.CONTINUE) else None,
-        cond_mel=randn(COND_MEL_FRAMES, MEL_BINS) if task is Task.A2V else None,
+        cond_latent=(randn(1, LATENT_CHANNELS, FRAMES, LAT_H, LAT_W) if task in (Task.V2A, Task.V2A_VOICE)
+                     else
+                     randn(1, LATENT_CHANNELS, 1, LAT_H, LAT_W) if task in (Task.CONTINUE, Task.A2V_CONTINUE)
+                     else None),
+        ref_mel=(randn(REF_MEL_FRAMES, MEL_BINS) if task in (Task.RAVG, Task.CONTINUE, Task.V2A_VOICE)
+                 else None),
+        cond_mel=randn(COND_MEL_FRAMES, MEL_BINS) if task in (Task.A2V, Task.A2V_CONTINUE) else None,
         latent_frames=FRAMES,
     )
     fields.update(overrides)

@@ -49,3 +49,60 @@ def test_interrupt_inside_a_later_window(parts):  # noqa: F811
         comfy.utils.set_progress_bar_global_hook(None)
         mm.interrupt_current_processing(False)
     assert seen == [1, 2, 3]  # two steps of window 1, then the first step of window 2 stops it
+
+
+def test_long_audio_drives_the_face_for_exactly_its_length(parts, monkeypatch):  # noqa: F811
+    import math
+
+    from helpers.node_runner import speech_audio
+    from uniavgen_core.tasks import Task
+
+    seen = _spy_sampler(monkeypatch)
+    audio_in = speech_audio(3.3, rate=44100)
+    images, audio, plan = long_form(parts, text="", condition_audio=audio_in)
+    expected = math.ceil(audio_in["waveform"].shape[-1] * 16 / 44100)
+    assert images.shape == (expected, 64, 96, 3) and torch.isfinite(images).all()
+    assert audio is audio_in                                    # the recording, unchanged
+    assert len(plan.splitlines()) == len(seen) >= 3, plan
+    assert [i.task for i in seen] == [Task.A2V] + [Task.A2V_CONTINUE] * (len(seen) - 1)
+    assert all(pixel <= 33 for pixel in (4 * (i.latent_frames - 1) + 1 for i in seen))
+
+
+def test_long_dubbing_keeps_every_frame_and_one_voice(parts, monkeypatch):  # noqa: F811
+    from helpers.node_runner import face_image
+    from uniavgen_core.tasks import Task
+
+    seen = _spy_sampler(monkeypatch)
+    video = face_image(seed=4, frames=70)
+    images, audio, plan = long_form(parts, text="Hello there. This clip is dubbed in three parts.",
+                                    condition_video=video)
+    assert images is video                                      # every input frame, once, unchanged
+    assert audio["waveform"].shape == (1, 1, 70 * 1500) and torch.isfinite(audio["waveform"]).all()
+    assert [i.task for i in seen] == [Task.V2A, Task.V2A_VOICE, Task.V2A_VOICE], plan
+    assert seen[1].ref_mel is seen[2].ref_mel                   # one anchor: window 1's speech
+    assert "frames 0-22" in plan and "frames 47-69" in plan
+
+
+def test_voice_anchor_options_on_the_node(parts, monkeypatch):  # noqa: F811
+    seen = _spy_sampler(monkeypatch)
+    long_form(parts)
+    assert len(seen) >= 3 and all(i.ref_mel is seen[1].ref_mel for i in seen[2:])
+    seen.clear()
+    long_form(parts, voice_anchor="previous window")
+    assert seen[1].ref_mel is not seen[2].ref_mel
+
+
+def _spy_sampler(monkeypatch) -> list:
+    """Records the TaskInputs every window hands the native sampler (then samples as usual)."""
+    import sys
+
+    module = next(m for name, m in sys.modules.items()
+                  if name.endswith("nodes.long_form") and hasattr(m, "sample_task"))
+    seen, real = [], module.sample_task
+
+    def spy(model, inputs, *args, **kwargs):
+        seen.append(inputs)
+        return real(model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(module, "sample_task", spy)
+    return seen

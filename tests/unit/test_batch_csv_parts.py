@@ -43,6 +43,24 @@ def test_each_shipped_sample_passes_its_checks_and_fills_its_twin(task):
     assert template == twins.load_twin(task)  # the template itself is never changed
 
 
+@pytest.mark.parametrize("task", [2, 3])
+def test_long_rows_fill_the_long_form_twin(task):
+    csv_path = SAMPLES / f"batch_task{task}.csv"
+    template = twins.load_twin(task, long=True)
+    assert template[twins.LONG]["class_type"] == "UniAVGenLongForm" and twins.SAMPLER not in template
+    for row in read_rows(csv_path):
+        check_row(row, task, csv_path, None)
+        uploaded = {col: f"sub/{path.name}" for col, path in row.files.items()}
+        prompt = twins.build_prompt(template, row, task, twins.Settings({"num_steps": 3, "seed": 5}),
+                                    uploaded, f"x/{row.data_id}")
+        inputs = prompt[twins.LONG]["inputs"]
+        assert inputs["text"] == row.values["speech_content"] and (inputs["steps"], inputs["seed"]) == (3, 5)
+        for column, (node_id, name) in twins.FILE_INPUTS[task].items():
+            assert prompt[node_id]["inputs"][name] == uploaded[column]
+    with pytest.raises(twins.TwinError, match="task 0 has no long twin"):
+        twins.load_twin(0, long=True)
+
+
 def test_help_documents_every_task_and_path_rule():
     text = columns_help()
     for task, columns in FILE_COLUMNS.items():

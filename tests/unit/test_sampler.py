@@ -126,6 +126,8 @@ def test_batched_cfg_equals_sequential(task):
     (Task.RAVG, PassFlags(no_v2a=True), PassFlags()),
     (Task.A2V, PassFlags(no_v2a=True), PassFlags(no_v2a=True)),
     (Task.V2A, PassFlags(no_a2v=True), PassFlags(no_a2v=True)),
+    (Task.A2V_CONTINUE, PassFlags(no_v2a=True), PassFlags(no_v2a=True)),
+    (Task.V2A_VOICE, PassFlags(no_a2v=True), PassFlags(no_a2v=True)),
 ])
 def test_pass_flags_per_step(task, cond, null):
     rec = RecordingForward(toy_forward)

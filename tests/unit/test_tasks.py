@@ -12,9 +12,9 @@ from uniavgen_core.tasks import TASK_SPECS, Task, TaskInputError, TaskInputs
 
 
 def test_task_ids_are_official():
-    # 0-3 as released; 4 is the pack's continuation (long clips), not an official task id
+    # 0-3 as released; 4-6 are the pack's long-clip windows, not official task ids
     assert [(t.name, int(t)) for t in Task] == [("AVG", 0), ("RAVG", 1), ("A2V", 2), ("V2A", 3),
-                                                ("CONTINUE", 4)]
+                                                ("CONTINUE", 4), ("A2V_CONTINUE", 5), ("V2A_VOICE", 6)]
 
 
 @pytest.mark.parametrize("task, video_cond, audio_cond", [
@@ -36,7 +36,8 @@ def test_flag_table():
     none, no_v2a, no_a2v = PassFlags(), PassFlags(no_v2a=True), PassFlags(no_a2v=True)
     table = {task: (spec.cond_flags, spec.null_flags) for task, spec in TASK_SPECS.items()}
     assert table == {Task.AVG: (none, none), Task.RAVG: (no_v2a, none), Task.A2V: (no_v2a, no_v2a),
-                     Task.V2A: (no_a2v, no_a2v), Task.CONTINUE: (no_v2a, none)}
+                     Task.V2A: (no_a2v, no_a2v), Task.CONTINUE: (no_v2a, none),
+                     Task.A2V_CONTINUE: (no_v2a, no_v2a), Task.V2A_VOICE: (no_a2v, no_a2v)}
     assert TASK_SPECS[Task.V2A].null_pass_flags(zero_con=True, skip_layer=11) == \
         PassFlags(zero_con=True, no_a2v=True, skip_layer=11)
 
