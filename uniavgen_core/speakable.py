@@ -49,9 +49,12 @@ class Coverage:
         return "; ".join(parts)
 
 
-def _show(char: str) -> str:
-    name = unicodedata.name(char, "")
-    return f"{char!r} {name}".strip() if name else f"U+{ord(char):04X}"
+def _show(token: str) -> str:
+    """A character with its Unicode name; a multi-character token (pinyin) as itself."""
+    if len(token) != 1:
+        return repr(token)
+    name = unicodedata.name(token, "")
+    return f"{token!r} {name}".strip() if name else f"U+{ord(token):04X}"
 
 
 def _sayable_by_script(char: str, language: str) -> bool:

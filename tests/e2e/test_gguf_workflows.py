@@ -11,7 +11,7 @@ from helpers.tiny_models import DIT_NAME
 from helpers.tiny_workflows import FRAMES, HEIGHT, WIDTH, output_files, tiny_prompt
 from uniavgen_core.convert import convert
 
-from .test_workflows_run import EXPECTED_FRAMES, STEMS, check_mp4
+from .test_workflows_run import EXPECTED_FRAMES, EXPECTED_SIZE, STEMS, check_mp4
 
 pytest.importorskip("gguf")
 FOLDER = "uniavgen_tiny_gguf"
@@ -47,4 +47,4 @@ def test_workflow_runs_with_gguf_dits(server, host_layout, gguf_dits, stem):
     assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]
     files = output_files(entry, host_layout)
     assert len(files) == 1 and files[0].is_file(), entry["outputs"]
-    check_mp4(files[0], EXPECTED_FRAMES.get(stem, FRAMES), WIDTH, HEIGHT)
+    check_mp4(files[0], EXPECTED_FRAMES.get(stem, FRAMES), *EXPECTED_SIZE.get(stem, (WIDTH, HEIGHT)))

@@ -112,3 +112,12 @@ def test_non_finite_cause_names_weights_then_inputs():
     Inputs.ref_latent = torch.zeros(1, 1)
     assert "overflowed" in non_finite_cause(good, good, Inputs)
     assert issubclass(NonFiniteError, ValueError)
+
+
+def test_pinyin_the_vocabulary_lacks_is_reported_as_itself():
+    # Chinese text under a vocabulary without pinyin (e.g. an ASCII one): tokens like 'ni3' are
+    # several characters long and must be described, not passed to unicodedata.name
+    tokens = [" ", "ni3", " ", "hao3", " ", "o", "k"]
+    coverage = vocab_coverage("你好 ok", tokens, {" ", "o", "k"}.__contains__, "zh")
+    assert coverage.unknown_count == 2 and coverage.spoken == 2
+    assert "'ni3'" in coverage.describe() and "'hao3'" in coverage.describe()
