@@ -8,9 +8,11 @@ the real ones, so every loader, node and workflow runs on them as on the release
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import string
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -26,12 +28,29 @@ NOTE = "random weights: the output is noise"
 
 # A space first (the official id 0 is a space too), then printable ASCII: any English text.
 ASCII_VOCAB = Vocabulary(tuple(" " + string.ascii_letters + string.digits + string.punctuation))
+CJK_PUNCTUATION = ("\uff0c\u3002\uff01\uff1f\u3001\uff1b\uff1a\u201c\u201d\u2018\u2019"
+                   "\uff08\uff09\u300a\u300b\u2026\u2014")
+
+
+@cache
+def tiny_vocabulary() -> Vocabulary:
+    """ASCII, full-width punctuation and every pinyin syllable pypinyin knows (tone digits as the
+    speech text encoder writes them), so both languages speak on the random models; ASCII alone
+    when pypinyin is not installed."""
+    entries = list(ASCII_VOCAB.entries) + list(CJK_PUNCTUATION)
+    try:
+        from pypinyin.contrib.tone_convert import to_tone3
+        from pypinyin.pinyin_dict import pinyin_dict
+    except ImportError:
+        return Vocabulary(tuple(entries))
+    syllables = {to_tone3(reading) for readings in pinyin_dict.values() for reading in readings.split(",")}
+    return Vocabulary(tuple(entries + sorted(syllables - set(entries))))
 
 # The official layout at a tiny width: 30 layers, cross-modal blocks after every even layer, umT5
 # width 4096, the character encoder's 512 x 4 blocks; 64-wide video and 32-wide audio DiTs.
 TINY_VIDEO = VideoDiTConfig(dim=64, ffn_dim=128, num_heads=4, num_layers=30, audio_dim=32)
 TINY_AUDIO = AudioDiTConfig(dim=32, ffn_dim=64, num_heads=2, num_layers=30, vocab_size=len(ASCII_VOCAB),
-                            video_dim=64)
+                            video_dim=64)   # vocab_size follows the vocabulary written with it
 
 
 def _init(name: str, param: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -84,13 +103,18 @@ def _shards(keys: list[str], count: int) -> Iterator[list[str]]:
 
 
 def write_sharded_checkpoint(folder: str | Path, *, video: VideoDiTConfig = TINY_VIDEO,
-                             audio: AudioDiTConfig = TINY_AUDIO, vocab: Vocabulary = ASCII_VOCAB,
+                             audio: AudioDiTConfig = TINY_AUDIO, vocab: Vocabulary | None = None,
                              seed: int = 0, shards: int = SHARDS) -> Path:
-    """The official download's layout in `folder`; returns the index json. Idempotent."""
+    """The official download's layout in `folder`; returns the index json. Idempotent.
+
+    Without `vocab`, the tiny vocabulary (English and Chinese), the audio DiT sized to it."""
     folder = Path(folder)
     index_path = folder / INDEX_NAME
     if index_path.is_file():
         return index_path
+    if vocab is None:
+        vocab = tiny_vocabulary()
+        audio = dataclasses.replace(audio, vocab_size=len(vocab))
     if len(vocab) != audio.vocab_size:
         raise ValueError(f"the vocabulary has {len(vocab)} entries, the audio DiT expects {audio.vocab_size}")
     folder.mkdir(parents=True, exist_ok=True)

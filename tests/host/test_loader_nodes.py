@@ -8,7 +8,7 @@ import torch
 from helpers.node_runner import DIT_FILE, run
 from helpers.paths import place_file
 from helpers.tiny_models import tiny_checkpoint
-from uniavgen_core.random_models import ASCII_VOCAB
+from uniavgen_core.random_models import tiny_vocabulary
 
 from .test_node_graphs import parts, reference, sampler_inputs  # noqa: F401
 
@@ -23,7 +23,7 @@ def test_loaders_return_model_patchers_with_the_vocabulary(tiny_models, pack):
     )
     assert type(video.model).__name__ == "VideoDiT" and type(audio.model).__name__ == "AudioDiT"
     assert {p.dtype for p in audio.model.parameters()} == {torch.bfloat16}
-    assert audio.model.vocabulary.entries == ASCII_VOCAB.entries  # the vocab.txt beside the index
+    assert audio.model.vocabulary.entries == tiny_vocabulary().entries  # the vocab.txt beside the index
     assert not hasattr(video.model, "vocabulary")
 
 

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 from helpers.tiny_models import tiny_checkpoint
 from uniavgen_core.checkpoint import CheckpointError, load_audio_dit, load_video_dit
 from uniavgen_core.convert import convert, main
-from uniavgen_core.random_models import ASCII_VOCAB
+from uniavgen_core.random_models import tiny_vocabulary
 from uniavgen_core.text import VOCAB_METADATA_KEY
 from uniavgen_core.vocab_files import find_vocabulary
 
@@ -47,9 +47,9 @@ def test_metadata_carries_config_vocabulary_and_provenance(converted):
         meta = f.metadata()
     assert meta["pack_version"] and meta["dtype"] == "float32" and meta["uniavgen_half"] == "audio"
     assert json.loads(meta["config"]) == {"audio_dim": 32, "audio_num_heads": 2}
-    vocab, origin = find_vocabulary(converted / "uniavgen_audio_fp32.safetensors", len(ASCII_VOCAB))
-    assert "metadata" in origin and vocab == ASCII_VOCAB
-    assert meta[VOCAB_METADATA_KEY].count("\n") == len(ASCII_VOCAB)
+    vocab, origin = find_vocabulary(converted / "uniavgen_audio_fp32.safetensors", len(tiny_vocabulary()))
+    assert "metadata" in origin and vocab == tiny_vocabulary()
+    assert meta[VOCAB_METADATA_KEY].count("\n") == len(tiny_vocabulary())
 
 
 def test_fp8_video_half_is_fp8_and_close(official, converted):
@@ -114,7 +114,7 @@ def test_gguf_halves_carry_metadata_and_load_back(official, tmp_path):
     kept = set(json.loads(meta["float_tensors"]))
     assert kept == {k for k, info in table.items() if info.quant is None} and "audio_padding" in kept
     assert {info.quant for info in table.values()} == {None, "Q8_0"}
-    vocab, origin = find_vocabulary(tmp_path / "uniavgen_audio_Q8_0.gguf", len(ASCII_VOCAB))
+    vocab, origin = find_vocabulary(tmp_path / "uniavgen_audio_Q8_0.gguf", len(tiny_vocabulary()))
     assert origin == "uniavgen_audio_Q8_0.gguf metadata" and vocab.entries[0] == " "
     for loader, name in ((load_video_dit, "video"), (load_audio_dit, "audio")):
         original = loader(official).state_dict()
