@@ -57,3 +57,13 @@ def input_spec(spec: list | tuple) -> tuple[Any, dict]:
     if kind == "COMBO" and "options" in options:
         kind = list(options.pop("options"))
     return kind, options
+
+
+def latent_members(latent, shapes) -> list:
+    """The members of a joint latent that a sampling callback receives: 0.3.75 hands it the packed
+    [B, 1, N] tensor, newer ComfyUI (0.30+) the nested view already."""
+    if getattr(latent, "is_nested", False):
+        return list(latent.unbind())
+    import comfy.utils
+
+    return comfy.utils.unpack_latents(latent, shapes)

@@ -24,6 +24,7 @@ import torch
 from ..uniavgen_core.geometry import MEL_BINS
 from ..uniavgen_core.sampler import NonFiniteError, non_finite_cause, shifted_timesteps
 from ..uniavgen_core.tasks import TaskInputs
+from .compat import latent_members
 from .native_model import INPUTS_KEY, NEGATIVE_KEY, PASS_KEY, UniAVGenNativeModel
 from .patching import evict_others
 
@@ -127,8 +128,8 @@ class UniAVGenGuider(comfy.samplers.CFGGuider):
 
         def wrapped(step, x0, x, total_steps):
             shapes = self._shapes
-            x0 = Nested(write_back(inputs, *comfy.utils.unpack_latents(x0, shapes)))
-            x = Nested(comfy.utils.unpack_latents(x, shapes))
+            x0 = Nested(write_back(inputs, *latent_members(x0, shapes)))
+            x = Nested(latent_members(x, shapes))
             callback(step, x0, x, total_steps)
             mm.throw_exception_if_processing_interrupted()   # Stop works between steps too
 

@@ -57,6 +57,8 @@ class UniAVGenLatentFormat(comfy.latent_formats.LatentFormat):
     def latent_rgb_factors_reshape(x0):
         if getattr(x0, "is_nested", False):
             return x0.tensors[0]
+        if x0.ndim == 5:   # newer ComfyUI previews the first (video) member itself
+            return x0
         # a packed [B, 1, N] tensor (a guider other than UniAVGen's): nothing to show
         return x0.new_zeros(1, 48, 1, 1, 1)
 
