@@ -23,6 +23,7 @@ from .config import AudioDiTConfig, VideoDiTConfig
 from .text import VOCAB_METADATA_KEY, Vocabulary
 
 INDEX_NAME = "diffusion_pytorch_model.safetensors.index.json"
+TEXT_EMBED = "text_embedding.text_embed.weight"
 SHARDS = 3  # as many as the small checkpoints of the official code
 NOTE = "random weights: the output is noise"
 
@@ -76,7 +77,14 @@ def random_state_dict(video: VideoDiTConfig = TINY_VIDEO, audio: AudioDiTConfig 
     state: dict[str, torch.Tensor] = {}
     for module in modules:
         for name, tensor in module.state_dict(keep_vars=True).items():
-            if tensor.dtype.is_floating_point:
+            if name == TEXT_EMBED and tensor.shape[0] > len(ASCII_VOCAB) + 1:
+                # rows past the ASCII ones from their own generator: the vocabulary's size leaves
+                # every other tensor as it is
+                ascii_rows = _init(name, tensor[: len(ASCII_VOCAB) + 1], gen)
+                extra = torch.Generator().manual_seed(seed + 1)
+                rest = torch.randn(tensor.shape[0] - ascii_rows.shape[0], tensor.shape[1], generator=extra)
+                state[name] = torch.cat([ascii_rows, rest * tensor.shape[1] ** -0.5]).to(tensor.dtype)
+            elif tensor.dtype.is_floating_point:
                 state[name] = _init(name, tensor, gen).to(tensor.dtype)
             else:
                 state[name] = torch.zeros(tensor.shape, dtype=tensor.dtype)
