@@ -85,6 +85,12 @@ class ComfyServer:
         server.base_url = url.rstrip("/")
         return server
 
+    @property
+    def throttles_progress(self) -> bool:
+        """Newer hosts (0.33) send a step's progress only 100 ms after the last one, except the first
+        and the last; older ones (0.3.75) send every step."""
+        return "PROGRESS_THROTTLE_MIN_INTERVAL" in (self.comfyui_dir / "comfy/utils.py").read_text()
+
     def start(self, timeout: float = 120.0) -> None:
         cmd = [self.python, "main.py", *(["--cpu"] if self.cpu else []),
                "--listen", "127.0.0.1", "--port", str(self.port), "--disable-auto-launch"]

@@ -26,6 +26,12 @@ def boot_comfy(comfyui_dir: Path) -> None:
     # nodes.py puts ComfyUI's comfy/ folder on sys.path, where comfy/utils.py would then shadow the
     # top-level `utils` package; main.py imports the package first, and so do we.
     import utils.install_util  # noqa: F401
+    import comfy.utils
+
+    # Newer hosts (0.33) skip progress updates sent within 100 ms of the last one; in-process tests
+    # check that the pack reports every step, so the host's throttle is turned off here.
+    if hasattr(comfy.utils, "PROGRESS_THROTTLE_MIN_INTERVAL"):
+        comfy.utils.PROGRESS_THROTTLE_MIN_INTERVAL = 0.0
 
 
 def load_pack(custom_nodes_dir: Path) -> ModuleType:
