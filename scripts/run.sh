@@ -65,4 +65,5 @@ else
   # shellcheck source=setup_env.sh
   source "$root/scripts/setup_env.sh"
 fi
-exec "$UNIAVGEN_PY" "$root/scripts/run_example.py" "$@"
+# The tools are the pack folder's `uniavgen_tools` package; relative paths keep meaning the caller's folder.
+PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" exec "$UNIAVGEN_PY" -m uniavgen_tools.run "$@"

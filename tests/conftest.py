@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers.comfy_server import ComfyServer, HostLayout
+from uniavgen_tools.dev.comfy_server import ComfyServer, HostLayout
 from helpers.paths import REPO_ROOT, TEST_OUTPUT, GOLDEN_MISSING, comfyui_dir, golden_dir, set_running_tier
-from helpers.stand_ins import link_test_pack
-from helpers.tiny_models import populate_models
-from helpers.tiny_workflows import copy_example_inputs
+from uniavgen_tools.dev.stand_ins import link_test_pack
+from uniavgen_tools.dev.tiny_models import populate_models
+from uniavgen_tools.dev.tiny_workflows import copy_example_inputs
 
 TIERS = ("unit", "parity", "host", "e2e", "ui")
 

@@ -1,4 +1,5 @@
-"""scripts/batch_csv.py on three real ComfyUI servers (tiny models): spread, failures, resume, uploads."""
+"""The batch client (python -m uniavgen_tools.batch) on three real ComfyUI servers (tiny models): spread,
+failures, resume, uploads."""
 
 from __future__ import annotations
 
@@ -16,18 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from helpers.batch_farm import (CLI_ENV, SAVE_NODE, TINY_CLI, all_runs, kill, revive, start_farm,
+from uniavgen_tools.dev.batch_farm import (CLI_ENV, SAVE_NODE, TINY_CLI, all_runs, kill, revive, start_farm,
                                 successful_runs)
 from helpers.paths import REPO_ROOT
-from helpers.tiny_workflows import FRAMES, HEIGHT, SHORT_SPEECH, WIDTH, make_tiny, tiny_prompt
+from uniavgen_tools.dev.tiny_workflows import FRAMES, HEIGHT, SHORT_SPEECH, WIDTH, make_tiny, tiny_prompt
 
-from .test_workflows_run import check_mp4
+from helpers.clips import check_mp4
 
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
-from uniavgen_batch.manifest import MANIFEST_NAME  # noqa: E402
-from uniavgen_batch.rows import COLUMNS  # noqa: E402
-from uniavgen_batch.scheduler import Batch, Options  # noqa: E402
-from uniavgen_batch.twins import Settings  # noqa: E402
+from uniavgen_tools.batch.manifest import MANIFEST_NAME
+from uniavgen_tools.batch.rows import COLUMNS
+from uniavgen_tools.batch.scheduler import Batch, Options
+from uniavgen_tools.batch.twins import Settings
 
 SETTINGS = {"num_steps": 2, "seed": 7}
 SAMPLES = REPO_ROOT / "example_inputs"
@@ -268,9 +268,10 @@ def test_no_server_is_one_line_and_exit_1(tmp_path):
     (tmp_path / "datas").mkdir()
     shutil.copyfile(SAMPLES / "uniavgen_face.png", tmp_path / "datas" / "uniavgen_face.png")
     url = "http://127.0.0.1:9"
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "batch_csv.py"), str(csv_path),
+    result = subprocess.run([sys.executable, "-m", "uniavgen_tools.batch", str(csv_path),
                              "--server", url, "--output", str(tmp_path / "out")],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                            env={**os.environ, **CLI_ENV})
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and url in lines[0] and "Traceback" not in result.stderr, result.stderr
@@ -340,7 +341,7 @@ def test_converted_fp8_and_single_files_and_a_server_without_them(servers, datas
     --audio-dit, the row runs there; the server without them sits out with the reason."""
     from uniavgen_core.convert import convert
 
-    from helpers.tiny_models import tiny_checkpoint
+    from uniavgen_tools.dev.tiny_models import tiny_checkpoint
 
     has, lacks = servers[2], servers[0]
     folder = has.layout.models / "diffusion_models" / "converted"

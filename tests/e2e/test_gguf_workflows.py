@@ -7,11 +7,13 @@ import json
 
 import pytest
 
-from helpers.tiny_models import DIT_NAME
-from helpers.tiny_workflows import FRAMES, HEIGHT, WIDTH, output_files, tiny_prompt
+from uniavgen_tools.dev.tiny_models import DIT_NAME
+from uniavgen_tools.dev.tiny_workflows import FRAMES, HEIGHT, WIDTH, output_files, tiny_prompt
 from uniavgen_core.convert import convert
 
-from .test_workflows_run import EXPECTED_FRAMES, EXPECTED_SIZE, STEMS, check_mp4
+from helpers.clips import check_mp4
+
+from .test_workflows_run import EXPECTED_FRAMES, EXPECTED_SIZE, STEMS
 
 pytest.importorskip("gguf")
 FOLDER = "uniavgen_tiny_gguf"

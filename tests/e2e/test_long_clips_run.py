@@ -9,7 +9,7 @@ import av
 import numpy as np
 import torch
 
-from helpers.tiny_workflows import HEIGHT, WIDTH, output_files, tiny_prompt
+from uniavgen_tools.dev.tiny_workflows import HEIGHT, WIDTH, output_files, tiny_prompt
 from uniavgen_core.video_io import write_mp4
 
 SECONDS = 20.0

@@ -9,25 +9,28 @@ from pathlib import Path
 
 import pytest
 
-from helpers.paths import REPO_ROOT
+from helpers.paths import REPO_ROOT, copy_repository
 from helpers.user_comfy import user_comfyui
 
-from .test_workflows_run import check_mp4
+from helpers.clips import check_mp4
 
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
-from workflow_specs import DIT, UMT5, VAE, VOCODER  # noqa: E402
+from uniavgen_tools.dev.workflow_specs import DIT, UMT5, VAE, VOCODER
 
 
-def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+def _run(tmp_path: Path, *args: str, root: Path = REPO_ROOT, **env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "UNIAVGEN_RUN_DIR": str(tmp_path / "run"),
                    "UNIAVGEN_OUTPUT": str(tmp_path / "out"), **env}
     environment.pop("COMFYUI_DIR", None)  # the embedded host, as for a new user
-    return subprocess.run(["bash", str(REPO_ROOT / "scripts" / "run.sh"), *args], env=environment,
+    return subprocess.run(["bash", str(root / "scripts" / "run.sh"), *args], env=environment,
                           capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_demo_makes_a_valid_clip(tmp_path):
-    done = _run(tmp_path, "--demo")
+    """From a copy of the repository without tests/: the main job needs nothing from the test suite."""
+    pack = copy_repository(tmp_path / "ComfyUI-UniAVGen", "tests")
+    if (REPO_ROOT.parent / "shared").is_dir():  # the second host's source, found beside the copy as beside us
+        (tmp_path / "shared").symlink_to(REPO_ROOT.parent / "shared", target_is_directory=True)
+    done = _run(tmp_path, "--demo", root=pack)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     clip = Path(done.stdout.strip().splitlines()[-1])
     assert clip.parent == tmp_path / "out" and clip.is_file()
@@ -111,10 +114,8 @@ def test_existing_comfyui_demo_clip_lands_in_its_output_folder(user_comfy):
 
 
 def test_server_option_queues_on_a_running_comfyui(server, host_layout):
-    saved = list(sys.path)
-    from demo_models import write_demo_models  # puts the repository root first on sys.path
+    from uniavgen_tools.dev.demo_models import write_demo_models
 
-    sys.path[:] = saved  # where ComfyUI's own `nodes` must stay first for the host tier
     write_demo_models(host_layout.models)  # the running server lists files as they appear
     before = set((host_layout.root / "output").rglob("*.mp4"))
     env = {**os.environ, "UNIAVGEN_PY": sys.executable}

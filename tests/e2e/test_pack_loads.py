@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from helpers.stand_ins import TEST_PACK_MODULE
+from uniavgen_tools.dev.stand_ins import TEST_PACK_MODULE
 
 PACK_MODULE = "custom_nodes.ComfyUI-UniAVGen"
 

@@ -7,7 +7,7 @@ import uuid
 
 import websocket
 
-from helpers.tiny_workflows import SAMPLER_ID, tiny_prompt
+from uniavgen_tools.dev.tiny_workflows import SAMPLER_ID, tiny_prompt
 
 
 class Socket:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers.stand_ins import TEST_PACK_MODULE, TEXT_ENCODER_NODE, VAE_NODE
-from helpers.tiny_models import DIT_NAME, VOCODER_NAME
+from uniavgen_tools.dev.stand_ins import TEST_PACK_MODULE, TEXT_ENCODER_NODE, VAE_NODE
+from uniavgen_tools.dev.tiny_models import DIT_NAME, VOCODER_NAME
 
 
 def test_stand_ins_served_from_the_test_pack(server):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import av
 import pytest
 
+from helpers.clips import check_mp4
 from helpers.paths import REPO_ROOT
-from helpers.tiny_workflows import API_PROMPTS, FRAMES, HEIGHT, WIDTH, output_files, tiny_prompt, twin
+from uniavgen_tools.dev.tiny_workflows import FRAMES, HEIGHT, WIDTH, output_files, tiny_prompt, twin
+from uniavgen_tools.paths import API_TWINS
 
 STEMS = sorted(p.stem for p in (REPO_ROOT / "workflows").glob("*.json"))
 # The long-form prompt speaks three windows of 17 frames that overlap by one frame.
@@ -21,14 +21,11 @@ EXPECTED_SIZE = {"uniavgen_long_v2a": (1280, 736)}
 
 
 def test_every_workflow_has_an_api_twin_in_sync(server):
-    """The twin is what the converter in scripts/workflow_graph.py makes of the UI file."""
-    import sys
-
-    sys.path.insert(0, str(REPO_ROOT / "scripts"))
-    from workflow_graph import ui_to_api
+    """The twin is what the converter in uniavgen_tools/dev/workflow_graph.py makes of the UI file."""
+    from uniavgen_tools.dev.workflow_graph import ui_to_api
 
     info = server.get_json("/object_info")
-    assert STEMS and sorted(p.stem for p in API_PROMPTS.glob("*.json")) == STEMS
+    assert STEMS and sorted(p.stem for p in API_TWINS.glob("*.json")) == STEMS
     for stem in STEMS:
         made = ui_to_api(json.loads((REPO_ROOT / "workflows" / f"{stem}.json").read_text()), info)
         saved = twin(stem)
@@ -39,22 +36,6 @@ def test_every_workflow_has_an_api_twin_in_sync(server):
             assert node["inputs"] == declared, (stem, node_id, node["class_type"])
             extra = set(saved[node_id]["inputs"]) - set(node["inputs"])
             assert extra <= {"audioUI", "upload"}, (stem, node_id, extra)
-
-
-def check_mp4(path: Path, frames: int, width: int, height: int) -> None:
-    with av.open(str(path)) as container:
-        videos, audios = container.streams.video, container.streams.audio
-        assert len(videos) == 1 and len(audios) == 1, path
-        video, audio = videos[0], audios[0]
-        assert video.codec_context.name == "h264" and video.average_rate == 16
-        assert (video.codec_context.width, video.codec_context.height) == (width, height)
-        assert audio.codec_context.name == "aac" and audio.codec_context.sample_rate == 24000
-        decoded = sum(1 for _ in container.decode(video=0))
-        assert decoded == frames
-        video_seconds = float(video.duration * video.time_base)
-        audio_seconds = float(audio.duration * audio.time_base)
-        assert abs(video_seconds - frames / 16) <= 1 / 16, video_seconds
-        assert abs(audio_seconds - video_seconds) <= 1 / 16, (audio_seconds, video_seconds)
 
 
 @pytest.mark.parametrize("stem", STEMS)

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from uniavgen_core.random_models import tiny_vocoder_config
 
 from .paths import place_file
-from .tiny_models import tiny_checkpoint
+from uniavgen_tools.dev.tiny_models import tiny_checkpoint
 
 INDEX = "diffusion_pytorch_model.safetensors.index.json"
 SHARDS = [f"diffusion_pytorch_model-0000{i}-of-00003.safetensors" for i in (1, 2, 3)]

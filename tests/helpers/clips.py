@@ -60,3 +60,20 @@ def as_yuv420(clip: torch.Tensor) -> np.ndarray:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_mp4(path: Path, frames: int, width: int, height: int) -> None:
+    """A saved clip as ComfyUI writes it: h264 at 16 fps and AAC at 24 kHz, of these frames and size."""
+    with av.open(str(path)) as container:
+        videos, audios = container.streams.video, container.streams.audio
+        assert len(videos) == 1 and len(audios) == 1, path
+        video, audio = videos[0], audios[0]
+        assert video.codec_context.name == "h264" and video.average_rate == 16
+        assert (video.codec_context.width, video.codec_context.height) == (width, height)
+        assert audio.codec_context.name == "aac" and audio.codec_context.sample_rate == 24000
+        decoded = sum(1 for _ in container.decode(video=0))
+        assert decoded == frames
+        video_seconds = float(video.duration * video.time_base)
+        audio_seconds = float(audio.duration * audio.time_base)
+        assert abs(video_seconds - frames / 16) <= 1 / 16, video_seconds
+        assert abs(audio_seconds - video_seconds) <= 1 / 16, (audio_seconds, video_seconds)

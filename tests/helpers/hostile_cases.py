@@ -9,8 +9,8 @@ from __future__ import annotations
 from . import hostile_models as hm
 from . import tiny_prompts as tp
 from .bad_cases import CHECKED, RUNTIME, Case
-from .stand_ins import VAE_NODE
-from .tiny_models import VOCODER_NAME
+from uniavgen_tools.dev.stand_ins import VAE_NODE
+from uniavgen_tools.dev.tiny_models import VOCODER_NAME
 
 VDIT, ADIT, VOC = "Load UniAVGen Video DiT", "Load UniAVGen Audio DiT", "Load UniAVGen Vocoder"
 SAMPLER, SPEECH, REF = "UniAVGen Sampler", "UniAVGen Speech Text", "UniAVGen Reference Image"

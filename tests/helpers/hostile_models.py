@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from .bad_models import INDEX, SHARDS
 from .paths import place_file
-from .tiny_models import VOCODER_NAME, tiny_checkpoint
+from uniavgen_tools.dev.tiny_models import VOCODER_NAME, tiny_checkpoint
 
 REL2 = "rel2"
 BINARY = bytes(range(256)) * 8

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from .tiny_models import DIT_INDEX
+from uniavgen_tools.dev.tiny_models import DIT_INDEX
 
 DIT_FILE = DIT_INDEX
 

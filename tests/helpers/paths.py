@@ -29,7 +29,7 @@ def _shared_folder(env: str, name: str) -> Path:
         raise AssertionError(
             f"a {_running_tier} test asked for ../shared/{name}, which a clone of the repository does not "
             f"have: only the {SHARED_DATA_TIER} tier may use it; build the data in the test instead "
-            "(tests/helpers/tiny_models.py writes a tiny random checkpoint)")
+            "(uniavgen_tools/dev/tiny_models.py writes a tiny random checkpoint)")
     return Path(os.environ.get(env, REPO_ROOT.parent / "shared" / name))
 
 
@@ -44,6 +44,16 @@ def reference_dir() -> Path:
 def comfyui_dir() -> Path | None:
     value = os.environ.get("UNIAVGEN_COMFYUI_DIR") or os.environ.get("COMFYUI_DIR")
     return Path(value) if value else None
+
+
+def copy_repository(target: Path, *left_out: str) -> Path:
+    """The repository's own files copied to `target` (nothing generated, no .git), less `left_out`."""
+    import shutil
+
+    ignored = shutil.ignore_patterns(".git", "test-output", "__pycache__", ".pytest_cache", ".ruff_cache",
+                                     ".hypothesis", ".whl", ".gl", "models", "output", *left_out)
+    shutil.copytree(REPO_ROOT, target, ignore=ignored, symlinks=True)
+    return target
 
 
 def place_file(link: Path, target: Path) -> None:

@@ -8,7 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
-from .comfy_server import ComfyServer
+from uniavgen_tools.dev.comfy_server import ComfyServer
 
 # PYTHONPATH entry whose sitecustomize refuses every non-loopback connection (test-only).
 NO_NETWORK_DIR = Path(__file__).resolve().parent / "no_network"

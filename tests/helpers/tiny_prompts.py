@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 
 from .node_runner import DIT_FILE, FRAMES, SHORT_SIDE
-from .stand_ins import TEXT_ENCODER_NODE, VAE_NODE
-from .tiny_models import VOCODER_NAME
+from uniavgen_tools.dev.stand_ins import TEXT_ENCODER_NODE, VAE_NODE
+from uniavgen_tools.dev.tiny_models import VOCODER_NAME
 
 STEPS = 2
 FPS = 16.0

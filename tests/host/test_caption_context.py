@@ -7,7 +7,7 @@ import importlib
 import pytest
 import torch
 
-from helpers.stand_ins import TEXT_ENCODER_NODE
+from uniavgen_tools.dev.stand_ins import TEXT_ENCODER_NODE
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import re
 import pytest
 import torch
 
-from helpers.stand_ins import TEXT_ENCODER_NODE
+from uniavgen_tools.dev.stand_ins import TEXT_ENCODER_NODE
 
 TEXT_LEN, PAD_ID, EOS_ID = 512, 0, 1
 COMFY_PREFIX = "umt5xxl.transformer."  # where ComfyUI's Wan CLIP keeps the umT5 file's keys

@@ -12,7 +12,7 @@ import torch
 
 from helpers import tiny
 from helpers.node_runner import run
-from helpers.tiny_models import tiny_checkpoint
+from uniavgen_tools.dev.tiny_models import tiny_checkpoint
 from uniavgen_core.checkpoint import is_audio_key, load_audio_dit, load_video_dit, open_checkpoint
 from uniavgen_core.convert import convert
 from uniavgen_core.gguf_write import GGUFTensor, encode, write_gguf

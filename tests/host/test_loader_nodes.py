@@ -7,10 +7,10 @@ import torch
 
 from helpers.node_runner import DIT_FILE, run
 from helpers.paths import place_file
-from helpers.tiny_models import tiny_checkpoint
+from uniavgen_tools.dev.tiny_models import tiny_checkpoint
 from uniavgen_core.random_models import tiny_vocabulary
 
-from .test_node_graphs import parts, reference, sampler_inputs  # noqa: F401
+from helpers.node_graphs import reference, sampler_inputs
 
 
 def test_loaders_return_model_patchers_with_the_vocabulary(tiny_models, pack):
@@ -86,7 +86,7 @@ def test_unknown_file_is_refused(tiny_models, pack):
         run("UniAVGenLoadVideoDiT", dit_name="missing.safetensors", weight_dtype="default")
 
 
-def test_fp8_weights_run_on_cpu_close_to_bf16(parts):  # noqa: F811
+def test_fp8_weights_run_on_cpu_close_to_bf16(parts):
     def load(dtype: str) -> dict:
         return {
             "video_dit": run("UniAVGenLoadVideoDiT", dit_name=DIT_FILE, weight_dtype=dtype)[0],
@@ -118,7 +118,7 @@ def test_fp8_weights_run_on_cpu_close_to_bf16(parts):  # noqa: F811
         assert error < 0.2 * float((unrelated - want).norm() / want.norm())
 
 
-def test_converted_single_files_give_the_same_clip(parts, tmp_path):  # noqa: F811
+def test_converted_single_files_give_the_same_clip(parts, tmp_path):
     import folder_paths
 
     from uniavgen_core.convert import convert

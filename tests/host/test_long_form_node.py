@@ -7,12 +7,12 @@ import torch
 
 from helpers.node_runner import run
 
-from .test_node_graphs import parts, reference  # noqa: F401
+from helpers.node_graphs import reference
 
 TEXT = "Hello there, friends. This is a longer clip. It keeps going for a while, and then it ends."
 
 
-def long_form(parts, **extra):  # noqa: F811
+def long_form(parts, **extra):
     settings = dict(text=TEXT, language="en", window_seconds=2.0, length=33, seed=3, steps=2, shift=5.0,
                     video_cfg=3.0, audio_cfg=2.0, macfg_fraction=0.5, slg_layer=11, batched_cfg=True)
     settings.update(extra)
@@ -21,7 +21,7 @@ def long_form(parts, **extra):  # noqa: F811
                negative=parts["negative"], reference_image=reference(parts), **settings)
 
 
-def test_three_windows_join_into_one_clip(parts):  # noqa: F811
+def test_three_windows_join_into_one_clip(parts):
     images, audio, plan = long_form(parts)
     windows = plan.splitlines()
     assert len(windows) >= 3, plan
@@ -30,7 +30,7 @@ def test_three_windows_join_into_one_clip(parts):  # noqa: F811
     assert torch.isfinite(audio["waveform"]).all()
 
 
-def test_interrupt_inside_a_later_window(parts):  # noqa: F811
+def test_interrupt_inside_a_later_window(parts):
     import comfy.model_management as mm
     import comfy.utils
 
@@ -51,7 +51,7 @@ def test_interrupt_inside_a_later_window(parts):  # noqa: F811
     assert seen == [1, 2, 3]  # two steps of window 1, then the first step of window 2 stops it
 
 
-def test_long_audio_drives_the_face_for_exactly_its_length(parts, monkeypatch):  # noqa: F811
+def test_long_audio_drives_the_face_for_exactly_its_length(parts, monkeypatch):
     import math
 
     from helpers.node_runner import speech_audio
@@ -68,7 +68,7 @@ def test_long_audio_drives_the_face_for_exactly_its_length(parts, monkeypatch): 
     assert all(pixel <= 33 for pixel in (4 * (i.latent_frames - 1) + 1 for i in seen))
 
 
-def test_long_dubbing_keeps_every_frame_and_one_voice(parts, monkeypatch):  # noqa: F811
+def test_long_dubbing_keeps_every_frame_and_one_voice(parts, monkeypatch):
     from helpers.node_runner import face_image
     from uniavgen_core.tasks import Task
 
@@ -83,7 +83,7 @@ def test_long_dubbing_keeps_every_frame_and_one_voice(parts, monkeypatch):  # no
     assert "frames 0-22" in plan and "frames 47-69" in plan
 
 
-def test_voice_anchor_options_on_the_node(parts, monkeypatch):  # noqa: F811
+def test_voice_anchor_options_on_the_node(parts, monkeypatch):
     seen = _spy_sampler(monkeypatch)
     long_form(parts)
     assert len(seen) >= 3 and all(i.ref_mel is seen[1].ref_mel for i in seen[2:])

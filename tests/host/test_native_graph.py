@@ -12,20 +12,18 @@ import torch
 from helpers.node_runner import HEIGHT, WIDTH, run
 from uniavgen_core.geometry import mel_frames
 
-# the graph pieces are shared with the whole-graph tests
-from .test_node_graphs import parts, reference, sampler_inputs  # noqa: F401
+from helpers.node_graphs import STEPS, reference, sampler_inputs
 
-STEPS = 3
 LATENT_SHAPES = [(1, 48, 5, HEIGHT // 16, WIDTH // 16), (1, mel_frames(5), 80)]
 
 
-def conditioning(parts: dict, model, **extra) -> tuple:  # noqa: F811
+def conditioning(parts: dict, model, **extra) -> tuple:
     inputs = sampler_inputs(parts)
     return run("UniAVGenConditioning", model=model, positive=parts["positive"], negative=parts["negative"],
                speech=inputs["speech"], length=inputs["length"], reference_image=reference(parts), **extra)
 
 
-def native(parts: dict, *, model=None, seed: int = 7, steps: int = STEPS, sampler: str = "euler",  # noqa: F811
+def native(parts: dict, *, model=None, seed: int = 7, steps: int = STEPS, sampler: str = "euler",
            sigmas=None, **guider) -> tuple[dict, dict]:
     model = model if model is not None else run("UniAVGenModel", video_dit=parts["video_dit"],
                                                 audio_dit=parts["audio_dit"])[0]
@@ -47,7 +45,7 @@ def finite(latent: dict) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in latent["samples"].unbind())
 
 
-def test_one_node_sampler_and_native_graph_are_bit_identical(parts):  # noqa: F811
+def test_one_node_sampler_and_native_graph_are_bit_identical(parts):
     video_latent, mel = run("UniAVGenSampler", reference_image=reference(parts),
                             **sampler_inputs(parts, steps=STEPS))
     out, denoised = native(parts)
@@ -61,13 +59,13 @@ def test_one_node_sampler_and_native_graph_are_bit_identical(parts):  # noqa: F8
 
 
 @pytest.mark.parametrize("sampler", ["res_multistep", "dpmpp_2m", "uni_pc"])
-def test_other_native_samplers_run(parts, sampler):  # noqa: F811
+def test_other_native_samplers_run(parts, sampler):
     out, _ = native(parts, sampler=sampler, steps=2)
     assert shapes(out) == LATENT_SHAPES and finite(out)
 
 
 @pytest.mark.parametrize("scheduler", ["simple", "beta"])
-def test_native_schedulers_with_model_sampling_sd3(parts, scheduler):  # noqa: F811
+def test_native_schedulers_with_model_sampling_sd3(parts, scheduler):
     model = run("UniAVGenModel", video_dit=parts["video_dit"], audio_dit=parts["audio_dit"])[0]
     shifted = run("ModelSamplingSD3", model=model, shift=8.0)[0]
     sigmas = run("BasicScheduler", model=shifted, scheduler=scheduler, steps=2, denoise=1.0)[0]
@@ -76,7 +74,7 @@ def test_native_schedulers_with_model_sampling_sd3(parts, scheduler):  # noqa: F
     assert shapes(out) == LATENT_SHAPES and finite(out)
 
 
-def test_previews_show_the_video_member(parts, monkeypatch):  # noqa: F811
+def test_previews_show_the_video_member(parts, monkeypatch):
     import comfy.utils
     import latent_preview
     from comfy.cli_args import LatentPreviewMethod
@@ -94,7 +92,7 @@ def test_previews_show_the_video_member(parts, monkeypatch):  # noqa: F811
     assert kind == "JPEG" and image.size == (WIDTH // 16, HEIGHT // 16)   # one latent frame, RGB
 
 
-def test_stop_works_within_one_step(parts):  # noqa: F811
+def test_stop_works_within_one_step(parts):
     import comfy.model_management as mm
     import comfy.utils
 
@@ -115,7 +113,7 @@ def test_stop_works_within_one_step(parts):  # noqa: F811
     assert seen == [1, 2]
 
 
-def test_memory_required_grows_and_reaches_load_models_gpu(parts, monkeypatch):  # noqa: F811
+def test_memory_required_grows_and_reaches_load_models_gpu(parts, monkeypatch):
     import comfy.model_management as mm
 
     model = run("UniAVGenModel", video_dit=parts["video_dit"], audio_dit=parts["audio_dit"])[0]
@@ -145,7 +143,7 @@ def test_memory_required_grows_and_reaches_load_models_gpu(parts, monkeypatch): 
     assert received[0][1] == pytest.approx(need(5, 4, 6) / 2)
 
 
-def test_cfg_norm_post_cfg_hook_works_per_modality(parts):  # noqa: F811
+def test_cfg_norm_post_cfg_hook_works_per_modality(parts):
     model = run("UniAVGenModel", video_dit=parts["video_dit"], audio_dit=parts["audio_dit"])[0]
     plain, _ = native(parts, model=model, steps=2)
     normed, _ = native(parts, model=run("CFGNorm", model=model, strength=1.0)[0], steps=2)
@@ -153,7 +151,7 @@ def test_cfg_norm_post_cfg_hook_works_per_modality(parts):  # noqa: F811
     assert not torch.equal(normed["samples"].tensors[0], plain["samples"].tensors[0])
 
 
-def test_lazycache_runs(parts):  # noqa: F811
+def test_lazycache_runs(parts):
     model = run("UniAVGenModel", video_dit=parts["video_dit"], audio_dit=parts["audio_dit"])[0]
     cached = run("LazyCache", model=model, reuse_threshold=0.2, start_percent=0.15, end_percent=0.95,
                  verbose=False)[0]
@@ -161,7 +159,7 @@ def test_lazycache_runs(parts):  # noqa: F811
     assert shapes(out) == LATENT_SHAPES and finite(out)
 
 
-def test_easycache_is_refused_with_a_clear_message(parts):  # noqa: F811
+def test_easycache_is_refused_with_a_clear_message(parts):
     model = run("UniAVGenModel", video_dit=parts["video_dit"], audio_dit=parts["audio_dit"])[0]
     cached = run("EasyCache", model=model, reuse_threshold=0.2, start_percent=0.15, end_percent=0.95,
                  verbose=False)[0]
@@ -169,7 +167,7 @@ def test_easycache_is_refused_with_a_clear_message(parts):  # noqa: F811
         native(parts, model=cached, steps=2)
 
 
-def test_guider_and_conditioning_refuse_foreign_inputs(parts):  # noqa: F811
+def test_guider_and_conditioning_refuse_foreign_inputs(parts):
     model = run("UniAVGenModel", video_dit=parts["video_dit"], audio_dit=parts["audio_dit"])[0]
     positive, negative, latent = conditioning(parts, model)
     with pytest.raises(ValueError, match="'positive' is not a UniAVGen conditioning"):
@@ -185,7 +183,7 @@ def test_guider_and_conditioning_refuse_foreign_inputs(parts):  # noqa: F811
         run("UniAVGenSplitLatent", latent={"samples": torch.zeros(1, 48, 5, 4, 6)})
 
 
-def test_plain_cfg_guider_samples_the_model(parts):  # noqa: F811
+def test_plain_cfg_guider_samples_the_model(parts):
     """A plain CFGGuider (one scale, no MA-CFG / SLG) still drives the model."""
     model = run("UniAVGenModel", video_dit=parts["video_dit"], audio_dit=parts["audio_dit"])[0]
     positive, negative, latent = conditioning(parts, model)
@@ -199,7 +197,7 @@ def test_plain_cfg_guider_samples_the_model(parts):  # noqa: F811
 @pytest.mark.skipif(not os.environ.get("UNIAVGEN_SLOW_TESTS"),
                     reason="inductor compiles the joint forward for ~7 min on a 2-core CPU (passed so); "
                            "set UNIAVGEN_SLOW_TESTS=1 to run it")
-def test_torch_compile_model_runs(parts):  # noqa: F811
+def test_torch_compile_model_runs(parts):
     pytest.importorskip("torch._inductor")
     logging.getLogger("torch._dynamo").setLevel(logging.ERROR)
     model = run("UniAVGenModel", video_dit=parts["video_dit"], audio_dit=parts["audio_dit"])[0]
@@ -208,7 +206,7 @@ def test_torch_compile_model_runs(parts):  # noqa: F811
     assert shapes(out) == LATENT_SHAPES and finite(out)
 
 
-def test_guider_step_cache_skips_model_calls(parts, monkeypatch):  # noqa: F811
+def test_guider_step_cache_skips_model_calls(parts, monkeypatch):
     model = run("UniAVGenModel", video_dit=parts["video_dit"], audio_dit=parts["audio_dit"])[0]
     joint = model.model.diffusion_model
     calls = []

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from helpers.tiny_models import tiny_checkpoint
+from uniavgen_tools.dev.tiny_models import tiny_checkpoint
 from helpers.node_runner import run
 from uniavgen_core.checkpoint import load_audio_dit, load_video_dit
 

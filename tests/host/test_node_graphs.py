@@ -2,58 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
-from helpers.node_runner import DIT_FILE, FRAMES, HEIGHT, SHORT_SIDE, WIDTH, run, face_image, speech_audio
-from helpers.stand_ins import TEXT_ENCODER_NODE, VAE_NODE
+from helpers.node_graphs import AUDIO_SAMPLES, check_clip, decode, reference, sampler_inputs
+from helpers.node_runner import FRAMES, HEIGHT, SHORT_SIDE, WIDTH, face_image, run, speech_audio
 from uniavgen_core.geometry import mel_frames
-
-STEPS = 3
-AUDIO_SAMPLES = FRAMES * 24000 // 16  # the clip's length at 24 kHz: 25,500
-
-
-@pytest.fixture(scope="module")
-def parts(pack, stand_ins, tiny_models):
-    clip = run(TEXT_ENCODER_NODE)[0]
-    return {
-        "video_dit": run("UniAVGenLoadVideoDiT", dit_name=DIT_FILE, weight_dtype="default")[0],
-        "audio_dit": run("UniAVGenLoadAudioDiT", dit_name=DIT_FILE, weight_dtype="default")[0],
-        "vocoder": run("UniAVGenLoadVocoder", vocoder_name="uniavgen_tiny_vocoder")[0],
-        "vae": run(VAE_NODE)[0],
-        "positive": run("CLIPTextEncode", clip=clip, text="A woman speaks to the camera.")[0],
-        "negative": run("CLIPTextEncode", clip=clip, text="")[0],
-    }
-
-
-def sampler_inputs(parts: dict, text: str = "Hello there, nice to meet you.", reference_text: str = "",
-                   **extra) -> dict:
-    speech, _info = run("UniAVGenSpeechText", text=text, language="en", reference_text=reference_text)
-    settings = dict(length=FRAMES, seed=7, steps=STEPS, shift=5.0, video_cfg=3.0, audio_cfg=2.0,
-                    macfg_fraction=0.5, slg_layer=1, batched_cfg=True)
-    settings.update(extra)
-    return dict(video_dit=parts["video_dit"], audio_dit=parts["audio_dit"], positive=parts["positive"],
-                negative=parts["negative"], speech=speech, **settings)
-
-
-def reference(parts: dict) -> dict:
-    latent, resized = run("UniAVGenReferenceImage", image=face_image(), vae=parts["vae"],
-                          short_side=SHORT_SIDE)
-    assert resized.shape == (1, HEIGHT, WIDTH, 3)
-    return latent
-
-
-def decode(parts: dict, video_latent: dict, mel) -> tuple[torch.Tensor, dict]:
-    frames = run("VAEDecode", vae=parts["vae"], samples=video_latent)[0]
-    audio = run("UniAVGenVocoderDecode", vocoder=parts["vocoder"], mel=mel)[0]
-    return frames, audio
-
-
-def check_clip(frames: torch.Tensor, audio: dict) -> None:
-    assert frames.shape == (FRAMES, HEIGHT, WIDTH, 3)
-    assert torch.isfinite(frames).all() and 0 <= float(frames.min()) and float(frames.max()) <= 1
-    assert audio["sample_rate"] == 24000 and audio["waveform"].shape == (1, 1, AUDIO_SAMPLES)
-    assert float(audio["waveform"].abs().max()) > 1e-4
 
 
 def test_avg_graph_makes_a_clip_with_speech(parts):

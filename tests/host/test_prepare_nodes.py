@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers.node_runner import FRAMES, HEIGHT, WIDTH, face_image, run, speech_audio, validate
-from helpers.stand_ins import VAE_NODE
+from uniavgen_tools.dev.stand_ins import VAE_NODE
 
 
 @pytest.fixture(scope="module")

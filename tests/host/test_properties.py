@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from helpers.node_runner import run, validate
-from helpers.tiny_models import tiny_checkpoint
-from helpers.stand_ins import VAE_NODE
+from uniavgen_tools.dev.tiny_models import tiny_checkpoint
+from uniavgen_tools.dev.stand_ins import VAE_NODE
 
 pytestmark = pytest.mark.host
 

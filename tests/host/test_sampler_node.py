@@ -6,18 +6,17 @@ import pytest
 import torch
 
 from helpers.node_runner import FRAMES, run, speech_audio, validate
-from helpers.tiny_models import tiny_checkpoint
+from uniavgen_tools.dev.tiny_models import tiny_checkpoint
 from uniavgen_core.sampler import SamplerSettings, sample
 from uniavgen_core.tasks import Task, TaskInputs
 from uniavgen_core.text import SpeechTextEncoder, Vocabulary
 
-# the graph pieces are shared with the whole-graph tests
-from .test_node_graphs import parts, reference, sampler_inputs  # noqa: F401
+from helpers.node_graphs import reference, sampler_inputs
 
 STEPS = 3
 
 
-def test_sampler_node_equals_a_direct_core_call(pack, parts):  # noqa: F811
+def test_sampler_node_equals_a_direct_core_call(pack, parts):
     import importlib
 
     import comfy.latent_formats
@@ -49,7 +48,7 @@ def test_sampler_node_equals_a_direct_core_call(pack, parts):  # noqa: F811
     assert ev <= 1e-4 and ea <= 1e-4, (ev, ea)
 
 
-def test_batched_cfg_matches_sequential(parts):  # noqa: F811
+def test_batched_cfg_matches_sequential(parts):
     ref = reference(parts)
     batched = run("UniAVGenSampler", reference_image=ref, **sampler_inputs(parts, batched_cfg=True))
     sequential = run("UniAVGenSampler", reference_image=ref, **sampler_inputs(parts, batched_cfg=False))
@@ -57,7 +56,7 @@ def test_batched_cfg_matches_sequential(parts):  # noqa: F811
     torch.testing.assert_close(batched[1].mel, sequential[1].mel, rtol=0, atol=1e-4)
 
 
-def test_interrupt_stops_within_one_step(parts):  # noqa: F811
+def test_interrupt_stops_within_one_step(parts):
     import comfy.model_management as mm
     import comfy.utils
 
@@ -78,7 +77,7 @@ def test_interrupt_stops_within_one_step(parts):  # noqa: F811
     assert seen == [1, 2]  # the flag set during step 2 stops sampling before step 3 reports
 
 
-def test_progress_reports_every_step(parts):  # noqa: F811
+def test_progress_reports_every_step(parts):
     import comfy.utils
 
     seen: list[tuple[int, int]] = []
@@ -110,7 +109,7 @@ def test_validate_inputs_names_the_input_and_value(pack, change, message):
     assert isinstance(result, str) and result.startswith("UniAVGen Sampler: ") and message in result
 
 
-def test_missing_conditions_give_the_designed_errors(parts):  # noqa: F811
+def test_missing_conditions_give_the_designed_errors(parts):
     ref = reference(parts)
     with pytest.raises(ValueError, match="'reference_image' is not connected"):
         run("UniAVGenSampler", **sampler_inputs(parts))
@@ -126,7 +125,7 @@ def test_missing_conditions_give_the_designed_errors(parts):  # noqa: F811
         run("UniAVGenSampler", reference_image=reference(parts), **sampler_inputs(parts, slg_layer=40))
 
 
-def test_condition_audio_longer_than_the_clip_is_refused(parts):  # noqa: F811
+def test_condition_audio_longer_than_the_clip_is_refused(parts):
     long_speech = run("UniAVGenAudioToMel", audio=speech_audio(2.0), use_as="condition_audio")[0]
     with pytest.raises(ValueError, match="UniAVGen Sampler: ") as err:
         run("UniAVGenSampler", reference_image=reference(parts), condition_audio=long_speech,
@@ -134,14 +133,14 @@ def test_condition_audio_longer_than_the_clip_is_refused(parts):  # noqa: F811
     assert f"{FRAMES}" in str(err.value) or "frames" in str(err.value)
 
 
-def test_zeroed_negative_caption_is_accepted(parts):  # noqa: F811
+def test_zeroed_negative_caption_is_accepted(parts):
     zeroed = run("ConditioningZeroOut", conditioning=parts["negative"])[0]
     video_latent, mel = run("UniAVGenSampler", reference_image=reference(parts),
                             **{**sampler_inputs(parts, steps=2), "negative": zeroed})
     assert torch.isfinite(video_latent["samples"]).all() and torch.isfinite(mel.mel).all()
 
 
-def test_text_encoder_and_vae_are_not_resident_while_sampling(parts):  # noqa: F811
+def test_text_encoder_and_vae_are_not_resident_while_sampling(parts):
     import comfy.model_management as mm
     import comfy.utils
 

@@ -7,9 +7,9 @@ import os
 
 import torch
 
-from helpers.comfy_server import HostLayout
-from helpers.stand_ins import TEXT_ENCODER_NODE, VAE_NODE
-from helpers.tiny_models import DIT_NAME, VOCODER_NAME, populate_models, tiny_checkpoint
+from uniavgen_tools.dev.comfy_server import HostLayout
+from uniavgen_tools.dev.stand_ins import TEXT_ENCODER_NODE, VAE_NODE
+from uniavgen_tools.dev.tiny_models import DIT_NAME, VOCODER_NAME, populate_models, tiny_checkpoint
 
 FRAMES, HEIGHT, WIDTH = 17, 64, 96  # 5 latent frames of 4 x 6 (the golden geometry too)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.browser import CHROMIUM, BrowserSession, ComfyPage, open_comfy, save_screenshot
+from uniavgen_tools.dev.browser import CHROMIUM, BrowserSession, ComfyPage, open_comfy, save_screenshot
 
 UI_DIR = Path(__file__).resolve().parent
 _SESSION_KEY = pytest.StashKey[BrowserSession]()

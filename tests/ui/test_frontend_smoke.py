@@ -3,7 +3,7 @@ through the real frontend; and the detections (missing nodes, shifted widget val
 
 from __future__ import annotations
 
-from helpers.browser import (
+from uniavgen_tools.dev.browser import (
     TEXT_PREVIEW_WIDGETS,
     export_api_prompt,
     load_workflow,
@@ -11,7 +11,7 @@ from helpers.browser import (
     read_graph,
     wait_widget_contains,
 )
-from helpers.workflow_check import (
+from uniavgen_tools.dev.workflow_check import (
     api_prompt_mismatches,
     declared_inputs_from_object_info,
     ui_node,

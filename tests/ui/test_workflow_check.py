@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from helpers.browser import is_loopback
-from helpers.workflow_check import (
+from uniavgen_tools.dev.browser import is_loopback
+from uniavgen_tools.dev.workflow_check import (
     GraphState,
     NodeState,
     WidgetState,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
 
-from helpers.browser import fit_view, load_workflow, open_file, queue_with_run_button, read_graph
-from helpers.tiny_workflows import output_files, tiny_ui_workflow
+from uniavgen_tools.dev.browser import fit_view, load_workflow, open_file, queue_with_run_button, read_graph
+from uniavgen_tools.dev.tiny_workflows import output_files, tiny_ui_workflow
 
 
 def test_avg_workflow_runs_from_the_run_button(comfy_page, server, host_layout, screenshot):

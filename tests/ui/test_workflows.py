@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.browser import close_dialogs, export_api_prompt, fit_view, load_workflow, read_graph
+from uniavgen_tools.dev.browser import close_dialogs, export_api_prompt, fit_view, load_workflow, read_graph
 from helpers.paths import REPO_ROOT
-from helpers.workflow_check import (
+from uniavgen_tools.dev.workflow_check import (
     api_prompt_mismatches,
     declared_inputs_from_object_info,
     optional_widget_defaults,

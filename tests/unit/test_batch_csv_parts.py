@@ -1,20 +1,19 @@
-"""scripts/batch_csv.py's parts without a server: CSV rows, the twins, model choice, manifest, writes."""
+"""The batch client's parts (uniavgen_tools.batch) without a server: CSV rows, the twins, model choice,
+manifest, writes."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from helpers.paths import REPO_ROOT
 
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
-from uniavgen_batch import twins  # noqa: E402
-from uniavgen_batch.manifest import MANIFEST_NAME, Manifest, publish  # noqa: E402
-from uniavgen_batch.rows import FILE_COLUMNS, Row, RowError, check_row, columns_help, read_rows  # noqa: E402
-from uniavgen_batch.server import classify_error  # noqa: E402
+from uniavgen_tools.batch import twins
+from uniavgen_tools.batch.manifest import MANIFEST_NAME, Manifest, publish
+from uniavgen_tools.batch.rows import FILE_COLUMNS, Row, RowError, check_row, columns_help, read_rows
+from uniavgen_tools.batch.server import classify_error
 
 SAMPLES = REPO_ROOT / "example_inputs"
 
@@ -174,7 +173,7 @@ def test_server_side_errors_are_told_from_row_errors():
 
 
 def test_progress_bar_shows_rows_each_servers_step_and_eta(capsys):
-    from uniavgen_batch.progress import Progress
+    from uniavgen_tools.batch.progress import Progress
 
     bar = Progress(4, ["http://a:8188", "http://b:8188"], enabled=True)
     bar.row_done()

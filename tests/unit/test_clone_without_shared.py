@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from helpers.paths import REPO_ROOT
+from helpers.paths import REPO_ROOT, copy_repository
 
 SKIP_REASON = "parity needs the golden folder"
-IGNORED = shutil.ignore_patterns(".git", "test-output", "__pycache__", ".pytest_cache", ".ruff_cache",
-                                 ".whl", ".gl", "models", "output")
 
 
 def _pytest(clone: Path, *args: str) -> subprocess.CompletedProcess:
@@ -30,7 +27,7 @@ def _pytest(clone: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_clone_alone_collects_everything_and_skips_parity_for_one_reason(tmp_path):
     clone = tmp_path / "alone" / REPO_ROOT.name
-    shutil.copytree(REPO_ROOT, clone, ignore=IGNORED, symlinks=True)
+    copy_repository(clone)
     assert not (clone.parent.parent / "shared").exists() and not (clone.parent / "shared").exists()
 
     collected = _pytest(clone, "--collect-only", "-q")

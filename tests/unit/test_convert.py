@@ -11,7 +11,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from helpers.tiny_models import tiny_checkpoint
+from uniavgen_tools.dev.tiny_models import tiny_checkpoint
 from uniavgen_core.checkpoint import CheckpointError, load_audio_dit, load_video_dit
 from uniavgen_core.convert import convert, main
 from uniavgen_core.random_models import tiny_vocabulary

@@ -1,9 +1,10 @@
-"""The README's converter command, run as written from a ComfyUI folder (not the pack's)."""
+"""The README's converter command, run as written from the pack installed in a ComfyUI folder."""
 
 from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -16,16 +17,17 @@ from uniavgen_core.random_models import write_random_vocoder
 
 def _readme_command() -> list[str]:
     text = (REPO_ROOT / "README.md").read_text()
-    block = re.search(r"```bash\n(python custom_nodes/ComfyUI-UniAVGen/scripts/convert\.py.*?)```", text,
-                      re.S)
+    start = r"```bash\ncd custom_nodes/ComfyUI-UniAVGen\n"
+    block = re.search(start + r"(python -m uniavgen_tools\.convert .*?)```", text, re.S)
     assert block, "README: the converter example is gone"
     return shlex.split(block.group(1).replace("\\\n", " "))
 
 
 def test_readme_converter_command_works_from_the_comfyui_folder(tmp_path):
     comfyui = tmp_path / "ComfyUI"
-    (comfyui / "custom_nodes").mkdir(parents=True)
-    (comfyui / "custom_nodes" / "ComfyUI-UniAVGen").symlink_to(REPO_ROOT, target_is_directory=True)
+    pack = comfyui / "custom_nodes" / "ComfyUI-UniAVGen"
+    for package in ("uniavgen_core", "uniavgen_tools"):  # a real folder: `../..` must lead to ComfyUI
+        shutil.copytree(REPO_ROOT / package, pack / package, ignore=shutil.ignore_patterns("__pycache__"))
     official = comfyui / "models" / "diffusion_models" / "UniAVGen"
     tiny.save_checkpoint(official, *tiny.models(), shards=2)
     entries = [" "] + [f"t{i}" for i in range(tiny.AUDIO.vocab_size - 1)]
@@ -34,7 +36,7 @@ def test_readme_converter_command_works_from_the_comfyui_folder(tmp_path):
 
     command = _readme_command()
     assert command[0] == "python"
-    done = subprocess.run([sys.executable, *command[1:]], cwd=comfyui, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, *command[1:]], cwd=pack, capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     out = comfyui / "models" / "diffusion_models"
@@ -45,7 +47,7 @@ def test_readme_converter_command_works_from_the_comfyui_folder(tmp_path):
         assert "uniavgen_speech_vocab" in f.metadata()
 
 
-def test_converter_help_names_the_wrapper(tmp_path):
-    done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "convert.py"), "--help"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0 and "scripts/convert.py" in done.stdout
+def test_converter_help_names_the_command():
+    done = subprocess.run([sys.executable, "-m", "uniavgen_tools.convert", "--help"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and "python -m uniavgen_tools.convert" in done.stdout

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from helpers.bad_models import write_bad_models
-from helpers.comfy_server import ComfyServer, HostLayout
+from uniavgen_tools.dev.comfy_server import ComfyServer, HostLayout
 from helpers.hostile_media import write_hostile_inputs
 from helpers.hostile_models import write_hostile_models
 from helpers.paths import REPO_ROOT
 from helpers.server_watch import NO_NETWORK_DIR
-from helpers.stand_ins import link_test_pack
+from uniavgen_tools.dev.stand_ins import link_test_pack
 from helpers.tiny_media import write_inputs
-from helpers.tiny_models import populate_models
+from uniavgen_tools.dev.tiny_models import populate_models
 
 @pytest.fixture(scope="session")
 def rel_layout(tmp_path_factory) -> HostLayout:

@@ -8,21 +8,22 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..paths import PACK_ROOT
 from .comfy_server import ComfyServer, HostLayout
-from .paths import REPO_ROOT
 from .stand_ins import link_test_pack
 from .tiny_models import populate_models
 from .tiny_workflows import copy_example_inputs
 
 SAVE_NODE = "15"  # the twins' UniAVGen Save Video
-TINY_CLI = [sys.executable, "-m", "helpers.tiny_batch"]
-CLI_ENV = {"PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("tests", "scripts", "."))}
+# The batch CLI on the tiny models, run as a user runs it: `python -m` with the pack folder importable.
+TINY_CLI = [sys.executable, "-m", "uniavgen_tools.dev.tiny_batch"]
+CLI_ENV = {"PYTHONPATH": str(PACK_ROOT)}
 
 
 def host(root: Path) -> HostLayout:
     """A server's folders like the session server's: the pack, the stand-ins, tiny models, inputs."""
     layout = HostLayout(root)
-    layout.link_pack(REPO_ROOT, "ComfyUI-UniAVGen")
+    layout.link_pack(PACK_ROOT, "ComfyUI-UniAVGen")
     link_test_pack(layout)
     populate_models(layout)
     copy_example_inputs(layout)

@@ -1,4 +1,4 @@
-"""The test-only node pack (tests/host_pack): linked into a server's custom nodes or loaded in-process."""
+"""The stand-in node pack (stand_in_pack/): linked into a server's custom nodes or loaded in-process."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 from types import ModuleType
 
 from .comfy_server import HostLayout
-from .paths import REPO_ROOT
 
-TEST_PACK_DIR = REPO_ROOT / "tests" / "host_pack"
+STAND_IN_PACK_DIR = Path(__file__).resolve().parent / "stand_in_pack"
 TEST_PACK_NAME = "UniAVGenTestPack"
 TEST_PACK_MODULE = f"custom_nodes.{TEST_PACK_NAME}"  # python_module in /object_info
 TEXT_ENCODER_NODE = "UniAVGenTestTinyTextEncoder"  # replaces CLIPLoader(type="wan")
@@ -20,7 +19,7 @@ VAE_NODE = "UniAVGenTestTinyVAE"  # replaces VAELoader(Wan 2.2 VAE)
 def _link(custom_nodes: Path) -> Path:
     link = custom_nodes / TEST_PACK_NAME
     if not link.exists():
-        link.symlink_to(TEST_PACK_DIR, target_is_directory=True)
+        link.symlink_to(STAND_IN_PACK_DIR, target_is_directory=True)
     return link
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..paths import API_TWINS, EXAMPLE_INPUTS, WORKFLOWS
 from .comfy_server import HostLayout
-from .paths import REPO_ROOT
+from .make_example_inputs import write_wav
 from .stand_ins import TEXT_ENCODER_NODE, VAE_NODE
 from .tiny_models import DIT_INDEX, VOCODER_NAME
+from .workflow_graph import widget_index
 
-API_PROMPTS = REPO_ROOT / "workflows" / "api"
-EXAMPLE_INPUTS = REPO_ROOT / "example_inputs"
 TINY_DIT = DIT_INDEX
 FRAMES, SHORT_SIDE, STEPS = 17, 64, 2
 # The example face is 1280x736: a 64 px short side makes it 128x64 (long side rounded up to 32).
@@ -34,21 +34,11 @@ def copy_example_inputs(layout: HostLayout) -> None:
         shutil.copyfile(source, target / source.name)
     t = np.arange(int(0.8 * 24000)) / 24000
     samples = 0.4 * np.sin(2 * np.pi * 170 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
-    _example_writer().write_wav(target / SHORT_SPEECH, samples)
-
-
-def _example_writer():
-    """scripts/make_example_inputs.py, which writes the bundled inputs (one wav writer for both)."""
-    import sys
-
-    sys.path.insert(0, str(REPO_ROOT / "scripts"))
-    import make_example_inputs
-
-    return make_example_inputs
+    write_wav(target / SHORT_SPEECH, samples)
 
 
 def twin(stem: str) -> dict:
-    return json.loads((API_PROMPTS / f"{stem}.json").read_text())
+    return json.loads((API_TWINS / f"{stem}.json").read_text())
 
 
 def tiny_prompt(stem: str, *, steps: int = STEPS, seed: int | None = None, prefix: str | None = None) -> dict:
@@ -108,12 +98,7 @@ def output_files(entry: dict, layout: HostLayout, suffix: str = ".mp4") -> list[
 
 def tiny_ui_workflow(stem: str, object_info: dict, *, prefix: str) -> dict:
     """workflows/<stem>.json (UI format) patched like tiny_prompt, for a run from the editor."""
-    import sys
-
-    sys.path.insert(0, str(REPO_ROOT / "scripts"))
-    from workflow_graph import widget_index
-
-    workflow = json.loads((REPO_ROOT / "workflows" / f"{stem}.json").read_text())
+    workflow = json.loads((WORKFLOWS / f"{stem}.json").read_text())
     changes = {
         "UniAVGenLoadVideoDiT": {"dit_name": TINY_DIT}, "UniAVGenLoadAudioDiT": {"dit_name": TINY_DIT},
         "UniAVGenLoadVocoder": {"vocoder_name": VOCODER_NAME},

@@ -2,7 +2,7 @@
 
 One single-file DiT (both halves, config and an ASCII vocabulary in its metadata) and a tiny BigVGAN
 vocoder folder, written by `uniavgen_core.random_models`. The text encoder and VAE stand-ins are the
-test pack's nodes (tests/host_pack).
+nodes of stand_in_pack/.
 """
 
 from __future__ import annotations

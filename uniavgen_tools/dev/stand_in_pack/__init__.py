@@ -1,7 +1,8 @@
-"""TEST-ONLY ComfyUI node pack: tiny stand-ins for the native text encoder and VAE loaders.
+"""A separate ComfyUI node pack of tiny stand-ins for the native text encoder and VAE loaders.
 
-Linked into a test server's custom_nodes folder by tests/helpers/stand_ins.py; never shipped and
-never imported by the product (a unit test checks). Node ids start with `UniAVGenTest`.
+For runs without the real weights (tests, benchmarks, `run.sh --demo`): uniavgen_tools/dev/stand_ins.py
+links it into a server's custom_nodes folder. The pack's own nodes never import it (a unit test
+checks). Node ids start with `UniAVGenTest`.
 """
 
 from typing_extensions import override

@@ -1,6 +1,6 @@
 """Render an official UniAVGen test CSV on one or many running ComfyUI servers: one <data_id>.mp4 per row.
 
-    python scripts/batch_csv.py examples.csv --task 0 [--config inference.yaml]
+    python -m uniavgen_tools.batch examples.csv --task 0 [--config inference.yaml]
         [--server http://127.0.0.1:8188 --server http://10.0.0.2:8188 ...] [--output outputs]
 
 The same inputs as the official `inference.py --task N --config_file ...`. Each row queues the API
@@ -22,10 +22,11 @@ from pathlib import Path
 
 import yaml
 from tqdm.contrib.logging import logging_redirect_tqdm
-from uniavgen_batch.manifest import SUMMARY_NAME
-from uniavgen_batch.rows import TASK_TITLES, RowError, columns_help
-from uniavgen_batch.scheduler import Batch, NoServer, Options
-from uniavgen_batch.twins import PromptHook, Settings, TwinError
+
+from .manifest import SUMMARY_NAME
+from .rows import TASK_TITLES, RowError, columns_help
+from .scheduler import Batch, NoServer, Options
+from .twins import PromptHook, Settings, TwinError
 
 log = logging.getLogger("uniavgen.batch")
 DEFAULT_SERVER = "http://127.0.0.1:8188"
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None, prompt_hook: PromptHook | None = None) -
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     if not args.csv.is_file():
-        log.error("batch_csv: %s does not exist", args.csv)
+        log.error("batch: %s does not exist", args.csv)
         return 1
     yaml_settings = (yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}) if args.config else {}
     model_choices = {k: getattr(args, k) for k in ("dit", "video_dit", "audio_dit", "weight_dtype",
@@ -103,16 +104,13 @@ def main(argv: list[str] | None = None, prompt_hook: PromptHook | None = None) -
         with logging_redirect_tqdm():  # log lines above the progress bar, not through it
             summary = asyncio.run(batch.run())
     except KeyboardInterrupt:
-        log.error("batch_csv: stopped; run the same command again to do the rows left")
+        log.error("batch: stopped; run the same command again to do the rows left")
         return 130
     except (NoServer, TwinError, RowError, ValueError) as err:
-        log.error("batch_csv: %s", err)
+        log.error("batch: %s", err)
         return 1
     (out_dir / SUMMARY_NAME).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.write(json.dumps({k: v for k, v in summary.items() if k != "results"}, indent=2,
                                 ensure_ascii=False) + "\n")
     return 1 if summary["failed"] else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from workflow_graph import Node
+from .workflow_graph import Node
 
 HF = "https://huggingface.co"
 UMT5 = "umt5_xxl_fp8_e4m3fn_scaled.safetensors"

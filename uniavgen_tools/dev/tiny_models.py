@@ -15,13 +15,13 @@ from pathlib import Path
 
 from uniavgen_core.random_models import INDEX_NAME, write_random_vocoder, write_sharded_checkpoint
 
+from ..paths import SCRATCH
 from .comfy_server import HostLayout
-from .paths import TEST_OUTPUT
 
 DIT_NAME = "uniavgen_tiny"
 VOCODER_NAME = "uniavgen_tiny_vocoder"
 DIT_INDEX = f"{DIT_NAME}/{INDEX_NAME}"
-CACHE = TEST_OUTPUT / "tiny_models"
+CACHE = SCRATCH / "tiny_models"
 
 
 @dataclass(frozen=True)

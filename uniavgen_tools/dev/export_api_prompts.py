@@ -1,8 +1,8 @@
 """Write the API-format twin of every UI workflow, exported by the real frontend (app.graphToPrompt).
 
-    source scripts/setup_env.sh
-    $UNIAVGEN_PY scripts/export_api_prompts.py            # workflows/*.json -> workflows/api/
-    $UNIAVGEN_PY scripts/export_api_prompts.py --check    # only compare, exit 1 on a difference
+    source scripts/setup_env.sh         # then, from the pack folder:
+    $UNIAVGEN_PY -m uniavgen_tools.dev.export_api_prompts            # workflows/*.json -> workflows/api/
+    $UNIAVGEN_PY -m uniavgen_tools.dev.export_api_prompts --check    # only compare; exit 1 on a difference
 Starts a throwaway ComfyUI (COMFYUI_DIR) with the pack linked in, and headless chromium.
 """
 
@@ -16,24 +16,22 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+from ..paths import API_TWINS, PACK_ROOT, WORKFLOWS
+from .browser import BrowserSession, export_api_prompt, open_comfy
+from .comfy_server import ComfyServer, HostLayout
+from .workflow_check import api_prompt_mismatches, declared_inputs_from_object_info
 
-from helpers.browser import BrowserSession, export_api_prompt, open_comfy  # noqa: E402
-from helpers.comfy_server import ComfyServer, HostLayout  # noqa: E402
-from helpers.workflow_check import api_prompt_mismatches, declared_inputs_from_object_info  # noqa: E402
-
-log = logging.getLogger("export_api_prompts")
+log = logging.getLogger(__name__)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workflows", nargs="*", type=Path, help="default: workflows/*.json")
-    parser.add_argument("--out", type=Path, default=ROOT / "workflows" / "api")
+    parser.add_argument("--out", type=Path, default=API_TWINS)
     parser.add_argument("--check", action="store_true", help="compare with the existing twins only")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    paths = args.workflows or sorted((ROOT / "workflows").glob("*.json"))
+    paths = args.workflows or sorted(WORKFLOWS.glob("*.json"))
     if not paths:
         log.error("no workflows given and workflows/ has no *.json")
         return 2
@@ -44,7 +42,7 @@ def main() -> int:
     failed = 0
     with tempfile.TemporaryDirectory(prefix="uniavgen_export_") as tmp:
         layout = HostLayout(Path(tmp))
-        layout.link_pack(ROOT, "ComfyUI-UniAVGen")
+        layout.link_pack(PACK_ROOT, "ComfyUI-UniAVGen")
         server, session = ComfyServer(Path(comfyui), layout), BrowserSession()
         server.start()
         try:

@@ -1,4 +1,4 @@
-"""The batch runner behind scripts/batch_csv.py: official CSV rows spread over many ComfyUI servers.
+"""The batch runner (python -m uniavgen_tools.batch): official CSV rows spread over many ComfyUI servers.
 
 rows      the CSV: columns per task, path resolution, the checks a row must pass before it is queued
 twins     the API twins in workflows/api/: this row's values on their known node ids

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..paths import API_TWINS
 from .rows import TASKS, Row
 
-API_DIR = Path(__file__).resolve().parents[2] / "workflows" / "api"
+API_DIR = API_TWINS
 
 CLIP, CAPTION, NEGATIVE, VAE, IMAGE = "1", "2", "3", "4", "5"
 VIDEO_DIT, AUDIO_DIT, SPEECH, SAMPLER = "7", "8", "9", "10"

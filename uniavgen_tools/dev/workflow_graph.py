@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from ..paths import PACK_ROOT
 
 
 def _compat():
     """The pack's nodes/compat.py (ComfyUI version differences), loaded without ComfyUI."""
-    path = Path(__file__).resolve().parents[1] / "nodes" / "compat.py"
+    path = PACK_ROOT / "nodes" / "compat.py"
     spec = importlib.util.spec_from_file_location("uniavgen_compat", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

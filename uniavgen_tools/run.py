@@ -26,15 +26,14 @@ import time
 import urllib.error
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "tests")]
-
-from helpers.comfy_server import ComfyServer, HostLayout  # noqa: E402
-from workflow_graph import input_spec  # noqa: E402
-from workflow_specs import DIT, UMT5, VAE, VOCODER  # noqa: E402
+from .dev.comfy_server import ComfyServer, HostLayout
+from .dev.stand_ins import STAND_IN_PACK_DIR, TEXT_ENCODER_NODE
+from .dev.workflow_graph import input_spec
+from .dev.workflow_specs import DIT, UMT5, VAE, VOCODER
+from .paths import API_TWINS, EXAMPLE_INPUTS, PACK_ROOT
 
 log = logging.getLogger("uniavgen.run")
-TWIN = ROOT / "workflows" / "api" / "uniavgen_avg.json"
+TWIN = API_TWINS / "uniavgen_avg.json"
 HF = "https://huggingface.co"
 WAN = f"{HF}/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files"
 # folder, file, where it comes from (the static check of a models folder)
@@ -55,7 +54,6 @@ LOADERS = {
     "VAELoader": ("vae_name", "vae", REQUIRED[3][2]),
     "UniAVGenLoadVocoder": ("vocoder_name", "diffusion_models", REQUIRED[4][2]),
 }
-STAND_IN_NODE = "UniAVGenTestTinyTextEncoder"
 
 
 def missing_files(models: Path) -> list[str]:
@@ -97,12 +95,12 @@ def user_extra_paths(work: Path, comfyui: Path, demo_models: Path | None) -> Pat
     nodes = work / "custom_nodes"
     nodes.mkdir(exist_ok=True)
     installed = (comfyui / "custom_nodes").is_dir() and any(
-        p.resolve() == ROOT for p in (comfyui / "custom_nodes").iterdir())
+        p.resolve() == PACK_ROOT for p in (comfyui / "custom_nodes").iterdir())
     if not installed:
-        (nodes / "ComfyUI-UniAVGen").symlink_to(ROOT, target_is_directory=True)
+        (nodes / "ComfyUI-UniAVGen").symlink_to(PACK_ROOT, target_is_directory=True)
     lines = ["uniavgen_run:", f"  base_path: {work}", "  custom_nodes: custom_nodes/"]
     if demo_models is not None:
-        (nodes / "UniAVGenDemoStandIns").symlink_to(ROOT / "tests" / "host_pack", target_is_directory=True)
+        (nodes / "UniAVGenDemoStandIns").symlink_to(STAND_IN_PACK_DIR, target_is_directory=True)
         lines += [f"  diffusion_models: {demo_models / 'diffusion_models'}",
                   f"  uniavgen_vocoders: {demo_models / 'uniavgen_vocoders'}"]
     path = work / "extra_model_paths.yaml"
@@ -111,8 +109,8 @@ def user_extra_paths(work: Path, comfyui: Path, demo_models: Path | None) -> Pat
 
 
 def demo_prompt(prompt: dict) -> dict:
-    from demo_models import DIT_FILE, VOCODER as DEMO_VOCODER
-    from helpers.tiny_workflows import make_tiny
+    from .dev.demo_models import DIT_FILE, VOCODER as DEMO_VOCODER
+    from .dev.tiny_workflows import make_tiny
 
     return make_tiny(prompt, dit=DIT_FILE, vocoder=DEMO_VOCODER, steps=4, short_side=128, frames=33,
                      prefix="UniAVGen/demo_noise")
@@ -161,7 +159,7 @@ def run(args: argparse.Namespace, comfyui: Path | None, user_comfy: bool, work: 
     layout = HostLayout(work)  # this run's own folders (server log, and the embedded host's folders)
     demo_models = None
     if args.demo and not args.server:
-        from demo_models import write_demo_models
+        from .dev.demo_models import write_demo_models
 
         demo_models = work / "demo-models"
         log.info("DEMO: tiny random weights in %s; the clip will be noise (it proves the install)",
@@ -180,7 +178,7 @@ def run(args: argparse.Namespace, comfyui: Path | None, user_comfy: bool, work: 
         extra = user_extra_paths(work, comfyui, demo_models)
         server = ComfyServer(comfyui, layout, cpu=cpu, python=python, own_folders=False, extra_paths=extra)
     else:
-        models = Path(os.environ.get("UNIAVGEN_MODELS") or ROOT / "models")
+        models = Path(os.environ.get("UNIAVGEN_MODELS") or PACK_ROOT / "models")
         if demo_models is not None:
             models = demo_models
         elif missing := missing_files(models):
@@ -189,9 +187,9 @@ def run(args: argparse.Namespace, comfyui: Path | None, user_comfy: bool, work: 
             return 1
         shutil.rmtree(layout.models)  # the layout's empty folders give way to the models folder
         layout.models.symlink_to(models.resolve(), target_is_directory=True)
-        layout.link_pack(ROOT, "ComfyUI-UniAVGen")
+        layout.link_pack(PACK_ROOT, "ComfyUI-UniAVGen")
         if args.demo:
-            layout.link_pack(ROOT / "tests" / "host_pack", "UniAVGenDemoStandIns")
+            layout.link_pack(STAND_IN_PACK_DIR, "UniAVGenDemoStandIns")
         server = ComfyServer(comfyui, layout, cpu=cpu, python=python)
     started = time.monotonic()
     if not args.server:
@@ -212,9 +210,9 @@ def queue_example(args: argparse.Namespace, server: ComfyServer, comfyui: Path |
     info = server.get_json("/object_info")
     prompt = json.loads(TWIN.read_text())
     if args.demo:
-        if STAND_IN_NODE not in info:
-            log.error("--demo needs its stand-in nodes (tests/host_pack) and tiny models, which %s does "
-                      "not have: run --demo without --server", server.base_url)
+        if TEXT_ENCODER_NODE not in info:
+            log.error("--demo needs its stand-in nodes (uniavgen_tools/dev/stand_in_pack) and tiny models, "
+                      "which %s does not have: run --demo without --server", server.base_url)
             return 1
         prompt = demo_prompt(prompt)
     try:
@@ -225,9 +223,9 @@ def queue_example(args: argparse.Namespace, server: ComfyServer, comfyui: Path |
         log.error("model files are missing in %s:\n%s\nOr run `bash scripts/run.sh --demo` to check the "
                   "installation on tiny random weights.", comfyui or server.base_url, "\n".join(missing))
         return 1
-    for source in sorted((ROOT / "example_inputs").iterdir()):
+    for source in sorted(EXAMPLE_INPUTS.iterdir()):
         server.upload(source)
-    log.info("ComfyUI is at %s; queueing %s", server.base_url, TWIN.relative_to(ROOT))
+    log.info("ComfyUI is at %s; queueing %s", server.base_url, TWIN.relative_to(PACK_ROOT))
     entry = server.run_prompt(prompt, timeout=6 * 3600)
     if entry["status"]["status_str"] != "success":
         errors = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
@@ -242,7 +240,7 @@ def queue_example(args: argparse.Namespace, server: ComfyServer, comfyui: Path |
             f"{relative} in the output folder of {server.base_url}"
     else:
         produced = server.layout.root / item.get("type", "output") / relative
-        clip = str(keep_output(produced, Path(os.environ.get("UNIAVGEN_OUTPUT") or ROOT / "output")))
+        clip = str(keep_output(produced, Path(os.environ.get("UNIAVGEN_OUTPUT") or PACK_ROOT / "output")))
     label = " (DEMO: random weights, the clip is noise)" if args.demo else ""
     log.info("done in %.0f s%s", time.monotonic() - started, label)
     print(clip)

@@ -1,6 +1,6 @@
 """Draw the bundled example inputs (a cartoon face, speech-like audio, a silent clip) from scratch.
 
-    $UNIAVGEN_PY scripts/make_example_inputs.py [--out example_inputs]
+    python -m uniavgen_tools.dev.make_example_inputs [--out example_inputs]
 
 They are synthetic on purpose: small, free of rights, and enough to drive every workflow. Real
 results need a real photo and a real recording.
@@ -17,7 +17,8 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw
 
-ROOT = Path(__file__).resolve().parents[1]
+from ..paths import EXAMPLE_INPUTS
+
 FACE = "uniavgen_face.png"
 VOICE = "uniavgen_voice.wav"          # 2.0 s: a voice to clone (RAVG)
 SPEECH = "uniavgen_speech.wav"        # 4.5 s: speech to animate (A2V), shorter than one window
@@ -25,7 +26,7 @@ CLIP = "uniavgen_silent_clip.mp4"     # 81 frames at 16 fps: a clip to dub (V2A)
 WIDTH, HEIGHT, FPS, FRAMES = 1280, 736, 16, 81
 RATE = 24000
 
-log = logging.getLogger("make_example_inputs")
+log = logging.getLogger(__name__)
 
 
 def draw_face(mouth_open: float = 0.2) -> Image.Image:
@@ -78,7 +79,7 @@ def write_clip(path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "example_inputs")
+    parser.add_argument("--out", type=Path, default=EXAMPLE_INPUTS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
