@@ -9,9 +9,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from uniavgen_core.geometry import LATENT_CHANNELS, MEL_BINS, mel_frames
+from uniavgen_core.geometry import mel_frames
 from uniavgen_core.model.joint import JointInputs, PassFlags
 from uniavgen_core.tasks import Task, TaskInputs
+from uniavgen_tools.dev.random_inputs import random_task_inputs
 
 FRAMES, LAT_H, LAT_W = 3, 2, 4      # 9 pixel frames, 64x32 px, 56 mel frames
 REF_MEL_FRAMES, COND_MEL_FRAMES = 7, 20
@@ -41,29 +42,9 @@ def toy_forward(video_dit, audio_dit, video: Tensor, audio: Tensor, t: Tensor, i
 
 
 def toy_task_inputs(task: Task, seed: int = 0, **overrides) -> TaskInputs:
-    """Valid small inputs for `task`; keyword overrides replace fields (None removes an input)."""
-    g = torch.Generator().manual_seed(seed)
-
-    def randn(*shape: int) -> Tensor:
-        return torch.randn(shape, generator=g)
-
-    fields = dict(
-        task=task,
-        speech_ids=torch.tensor([5, 9, 0, 12, 7, 3, 0, 44, -1, -1]), speech_len=10,
-        neg_speech_ids=torch.tensor([0] + [-1] * 9), neg_speech_len=10,
-        t5_context=randn(6, 4096), t5_negative=randn(1, 4096),
-        ref_latent=randn(1, LATENT_CHANNELS, 1, LAT_H, LAT_W),
-        cond_latent=(randn(1, LATENT_CHANNELS, FRAMES, LAT_H, LAT_W) if task in (Task.V2A, Task.V2A_VOICE)
-                     else
-                     randn(1, LATENT_CHANNELS, 1, LAT_H, LAT_W) if task in (Task.CONTINUE, Task.A2V_CONTINUE)
-                     else None),
-        ref_mel=(randn(REF_MEL_FRAMES, MEL_BINS) if task in (Task.RAVG, Task.CONTINUE, Task.V2A_VOICE)
-                 else None),
-        cond_mel=randn(COND_MEL_FRAMES, MEL_BINS) if task in (Task.A2V, Task.A2V_CONTINUE) else None,
-        latent_frames=FRAMES,
-    )
-    fields.update(overrides)
-    return TaskInputs(**fields)
+    """Valid small inputs for `task` on the toy grid; keyword overrides replace fields."""
+    return random_task_inputs(task, latent=(FRAMES, LAT_H, LAT_W), ref_mel_frames=REF_MEL_FRAMES,
+                              cond_mel_frames=COND_MEL_FRAMES, seed=seed, **overrides)
 
 
 TOY_MEL_FRAMES = mel_frames(FRAMES)

@@ -17,14 +17,12 @@ from helpers.node_runner import DIT_FILE, run
 from helpers.paths import REPO_ROOT
 from uniavgen_core.sampler import SamplerSettings, sample
 from uniavgen_core.tasks import Task, TaskInputs
+from uniavgen_tools.dev.random_inputs import random_task_inputs
 
 
 def _inputs(vocab: int) -> TaskInputs:
-    g = torch.Generator().manual_seed(3)
-    return TaskInputs(task=Task.AVG, speech_ids=torch.randint(0, vocab, (20,), generator=g), speech_len=20,
-                      neg_speech_ids=torch.full((10,), -1), neg_speech_len=10,
-                      t5_context=torch.randn(12, 4096, generator=g), t5_negative=torch.zeros(0, 4096),
-                      ref_latent=torch.randn(1, 48, 1, 4, 6, generator=g), latent_frames=5)
+    return random_task_inputs(Task.AVG, latent=(5, 4, 6), vocab=vocab, speech_tokens=20, caption_tokens=12,
+                              seed=3, t5_negative=torch.zeros(0, 4096))
 
 
 def test_partial_load_gives_the_same_clip_as_a_full_load(tiny_models, pack):
