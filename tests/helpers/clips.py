@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from uniavgen_core.video_io import SoundTrack
+from uniavgen_tools.dev.tiny_sizes import FRAMES
 
-FRAMES, HEIGHT, WIDTH = 17, 64, 288
+HEIGHT, WIDTH = 64, 288
 
 
 def moving_clip(width: int = WIDTH, height: int = HEIGHT, frames: int = FRAMES, seed: int = 0,

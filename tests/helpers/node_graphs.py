@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from .node_runner import FRAMES, HEIGHT, SHORT_SIDE, WIDTH, face_image, run
+from .node_runner import HEIGHT, SHORT_SIDE, WIDTH, face_image, run
+from uniavgen_tools.dev.tiny_sizes import FRAMES
 
 STEPS = 3
 AUDIO_SAMPLES = FRAMES * 24000 // 16  # the clip's length at 24 kHz: 25,500

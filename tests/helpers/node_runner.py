@@ -7,11 +7,11 @@ from typing import Any
 import torch
 
 from uniavgen_tools.dev.tiny_models import DIT_INDEX
+from uniavgen_tools.dev.tiny_sizes import SHORT_SIDE
 
 DIT_FILE = DIT_INDEX
 
-FRAMES, HEIGHT, WIDTH = 17, 64, 96  # 5 latent frames of 4 x 6 latents (the golden geometry too)
-SHORT_SIDE = 64
+HEIGHT, WIDTH = SHORT_SIDE, 96  # 5 latent frames of 4 x 6 latents (the golden geometry too)
 
 
 def node_class(node_id: str) -> type:

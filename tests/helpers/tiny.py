@@ -15,7 +15,8 @@ VIDEO = VideoDiTConfig(dim=32, ffn_dim=48, num_heads=2, num_layers=4, text_dim=2
                        audio_dim=32, interaction_layers=(0, 2))
 AUDIO = AudioDiTConfig(dim=32, ffn_dim=40, num_heads=2, num_layers=4, vocab_size=40, text_width=16,
                        text_blocks=2, video_dim=32, interaction_layers=(0, 2))
-FRAMES, HEIGHT, WIDTH, MEL = 3, 4, 4, 40     # 9 pixel frames -> 56 mel frames would be official; any works
+# 9 pixel frames -> 56 mel frames would be official; any works
+LATENT_FRAMES, HEIGHT, WIDTH, MEL = 3, 4, 4, 40
 CONFIG_JSON = {"dim": VIDEO.dim, "num_heads": VIDEO.num_heads, "audio_dim": AUDIO.dim,
                "audio_num_heads": AUDIO.num_heads}
 
@@ -44,8 +45,8 @@ def sample(task: str = "AVG", text_len: int = 9, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     rand = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
     ref = rand(1, VIDEO.in_dim, 1, HEIGHT, WIDTH)
-    video_cond = FRAMES if task == "V2A" else 1
-    cond = rand(1, VIDEO.in_dim, FRAMES, HEIGHT, WIDTH) if task == "V2A" else ref
+    video_cond = LATENT_FRAMES if task == "V2A" else 1
+    cond = rand(1, VIDEO.in_dim, LATENT_FRAMES, HEIGHT, WIDTH) if task == "V2A" else ref
     audio_cond = {"A2V": MEL, "A2V_PARTIAL": MEL // 2}.get(task, 0)
     inputs = JointInputs(
         text_ids=ids(text_len, seed=seed), text_lens=torch.tensor([text_len]),
@@ -54,7 +55,7 @@ def sample(task: str = "AVG", text_len: int = 9, seed: int = 0):
         cond_mel=rand(1, audio_cond, AUDIO.mel_dim) if audio_cond else None,
         video_cond=video_cond, audio_cond=audio_cond,
     )
-    video = rand(1, VIDEO.in_dim, FRAMES, HEIGHT, WIDTH)
+    video = rand(1, VIDEO.in_dim, LATENT_FRAMES, HEIGHT, WIDTH)
     return video, rand(1, MEL, AUDIO.mel_dim), torch.tensor([700.0]), inputs
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .node_runner import FRAMES, HEIGHT, WIDTH
+from .node_runner import HEIGHT, WIDTH
+from uniavgen_tools.dev.tiny_sizes import FRAMES
 
 
 def _image(seed: int, height: int, width: int, frames: int = 1) -> np.ndarray:

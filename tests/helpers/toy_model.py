@@ -14,7 +14,7 @@ from uniavgen_core.model.joint import JointInputs, PassFlags
 from uniavgen_core.tasks import Task, TaskInputs
 from uniavgen_tools.dev.random_inputs import random_task_inputs
 
-FRAMES, LAT_H, LAT_W = 3, 2, 4      # 9 pixel frames, 64x32 px, 56 mel frames
+LATENT_FRAMES, LAT_H, LAT_W = 3, 2, 4      # 9 pixel frames, 64x32 px, 56 mel frames
 REF_MEL_FRAMES, COND_MEL_FRAMES = 7, 20
 
 
@@ -43,8 +43,8 @@ def toy_forward(video_dit, audio_dit, video: Tensor, audio: Tensor, t: Tensor, i
 
 def toy_task_inputs(task: Task, seed: int = 0, **overrides) -> TaskInputs:
     """Valid small inputs for `task` on the toy grid; keyword overrides replace fields."""
-    return random_task_inputs(task, latent=(FRAMES, LAT_H, LAT_W), ref_mel_frames=REF_MEL_FRAMES,
+    return random_task_inputs(task, latent=(LATENT_FRAMES, LAT_H, LAT_W), ref_mel_frames=REF_MEL_FRAMES,
                               cond_mel_frames=COND_MEL_FRAMES, seed=seed, **overrides)
 
 
-TOY_MEL_FRAMES = mel_frames(FRAMES)
+TOY_MEL_FRAMES = mel_frames(LATENT_FRAMES)

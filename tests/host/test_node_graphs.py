@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from helpers.node_graphs import AUDIO_SAMPLES, check_clip, decode, reference, sampler_inputs
-from helpers.node_runner import FRAMES, HEIGHT, SHORT_SIDE, WIDTH, face_image, run, speech_audio
+from helpers.node_runner import HEIGHT, SHORT_SIDE, WIDTH, face_image, run, speech_audio
+from uniavgen_tools.dev.tiny_sizes import FRAMES
 from uniavgen_core.geometry import mel_frames
 
 

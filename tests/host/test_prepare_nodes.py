@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.node_runner import FRAMES, HEIGHT, WIDTH, face_image, run, speech_audio, validate
+from helpers.node_runner import HEIGHT, WIDTH, face_image, run, speech_audio, validate
+from uniavgen_tools.dev.tiny_sizes import FRAMES
 from uniavgen_tools.dev.stand_ins import VAE_NODE
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.node_runner import FRAMES, run, speech_audio, validate
+from helpers.node_runner import run, speech_audio, validate
+from uniavgen_tools.dev.tiny_sizes import FRAMES
 from uniavgen_tools.dev.tiny_models import tiny_checkpoint
 from uniavgen_core.sampler import SamplerSettings, sample
 from uniavgen_core.tasks import Task, TaskInputs

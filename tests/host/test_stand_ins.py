@@ -7,11 +7,12 @@ import os
 
 import torch
 
+from helpers.node_runner import HEIGHT, WIDTH
+from uniavgen_tools.dev.tiny_sizes import FRAMES
 from uniavgen_tools.dev.comfy_server import HostLayout
 from uniavgen_tools.dev.stand_ins import TEXT_ENCODER_NODE, VAE_NODE
 from uniavgen_tools.dev.tiny_models import DIT_NAME, VOCODER_NAME, populate_models, tiny_checkpoint
 
-FRAMES, HEIGHT, WIDTH = 17, 64, 96  # 5 latent frames of 4 x 6 (the golden geometry too)
 
 
 def _run(stand_ins, node_id: str):

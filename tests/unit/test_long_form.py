@@ -50,15 +50,16 @@ def test_join_drops_the_overlap_and_crossfades():
 
 
 def test_continuation_needs_a_prefix_and_a_voice():
-    from helpers.toy_model import FRAMES, LAT_H, LAT_W, toy_task_inputs
+    from helpers.toy_model import LATENT_FRAMES, LAT_H, LAT_W, toy_task_inputs
 
     voice = torch.zeros(10, 80)
-    with pytest.raises(TaskInputError, match=f"continuation takes 1 to {FRAMES - 1} frames"):
-        toy_task_inputs(Task.CONTINUE, cond_latent=torch.zeros(1, 48, FRAMES, LAT_H, LAT_W), ref_mel=voice)
+    with pytest.raises(TaskInputError, match=f"continuation takes 1 to {LATENT_FRAMES - 1} frames"):
+        toy_task_inputs(Task.CONTINUE, cond_latent=torch.zeros(1, 48, LATENT_FRAMES, LAT_H, LAT_W),
+                        ref_mel=voice)
     with pytest.raises(TaskInputError, match="needs ref_mel"):
         toy_task_inputs(Task.CONTINUE, cond_latent=torch.zeros(1, 48, 1, LAT_H, LAT_W), ref_mel=None)
     inputs = toy_task_inputs(Task.CONTINUE, cond_latent=torch.ones(1, 48, 1, LAT_H, LAT_W), ref_mel=voice)
     assert inputs.video_cond == 1 and inputs.spec.cond_flags.no_v2a
-    video, _ = inputs.write_back(torch.zeros(1, 48, FRAMES, LAT_H, LAT_W),
+    video, _ = inputs.write_back(torch.zeros(1, 48, LATENT_FRAMES, LAT_H, LAT_W),
                                  torch.zeros(1, inputs.mel_frames, 80))
     assert torch.equal(video[:, :, :1], inputs.cond_latent) and not video[:, :, 1:].any()

@@ -30,7 +30,7 @@ def _run(models, task="AVG", flags: PassFlags | None = None, **kw):
 @pytest.mark.parametrize("task", TASKS)
 def test_forward_shapes(models, task):
     out_v, out_a = _run(models, task)
-    assert out_v.shape == (1, tiny.VIDEO.out_dim, tiny.FRAMES + 1, tiny.HEIGHT, tiny.WIDTH)
+    assert out_v.shape == (1, tiny.VIDEO.out_dim, tiny.LATENT_FRAMES + 1, tiny.HEIGHT, tiny.WIDTH)
     assert out_a.shape == (1, tiny.MEL, tiny.AUDIO.mel_dim)
     assert out_v.dtype == out_a.dtype == torch.float32
     assert torch.isfinite(out_v).all() and torch.isfinite(out_a).all()

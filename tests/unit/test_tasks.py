@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.toy_model import COND_MEL_FRAMES, FRAMES, LAT_H, LAT_W, REF_MEL_FRAMES, TOY_MEL_FRAMES, \
+from helpers.toy_model import COND_MEL_FRAMES, LATENT_FRAMES, LAT_H, LAT_W, REF_MEL_FRAMES, TOY_MEL_FRAMES, \
     toy_task_inputs
 from uniavgen_core.model.joint import JointInputs, PassFlags
 from uniavgen_core.tasks import TASK_SPECS, Task, TaskInputError, TaskInputs
@@ -18,11 +18,11 @@ def test_task_ids_are_official():
 
 
 @pytest.mark.parametrize("task, video_cond, audio_cond", [
-    (Task.AVG, 1, 0), (Task.RAVG, 1, 0), (Task.A2V, 1, COND_MEL_FRAMES), (Task.V2A, FRAMES, 0)])
+    (Task.AVG, 1, 0), (Task.RAVG, 1, 0), (Task.A2V, 1, COND_MEL_FRAMES), (Task.V2A, LATENT_FRAMES, 0)])
 def test_conditions_per_task(task, video_cond, audio_cond):
     inputs = toy_task_inputs(task)
     assert (inputs.video_cond, inputs.audio_cond) == (video_cond, audio_cond)
-    assert inputs.video_shape == (1, 48, FRAMES, LAT_H, LAT_W)
+    assert inputs.video_shape == (1, 48, LATENT_FRAMES, LAT_H, LAT_W)
     assert inputs.audio_shape == (1, TOY_MEL_FRAMES, 80)
     cond = inputs.joint_inputs()
     assert cond.cond_latent.shape[2] == video_cond
@@ -53,7 +53,7 @@ def test_negative_pass_uses_negative_texts():
 
 
 def test_write_back():
-    video, audio = torch.zeros(1, 48, FRAMES, LAT_H, LAT_W), torch.zeros(1, TOY_MEL_FRAMES, 80)
+    video, audio = torch.zeros(1, 48, LATENT_FRAMES, LAT_H, LAT_W), torch.zeros(1, TOY_MEL_FRAMES, 80)
     avg = toy_task_inputs(Task.AVG)
     v, a = avg.write_back(video, audio)
     assert torch.equal(v[:, :, :1], avg.ref_latent) and not v[:, :, 1:].any() and not a.any()
@@ -80,14 +80,14 @@ ERRORS = [
     (Task.A2V, dict(cond_mel=None), "task A2V needs cond_mel"),
     (Task.AVG, dict(ref_mel=torch.zeros(5, 80)), "task AVG does not use ref_mel"),
     (Task.AVG, dict(cond_mel=torch.zeros(5, 80)), "task AVG does not use cond_mel"),
-    (Task.A2V, dict(cond_latent=_latent(FRAMES)), "task A2V does not use cond_latent"),
+    (Task.A2V, dict(cond_latent=_latent(LATENT_FRAMES)), "task A2V does not use cond_latent"),
     (Task.A2V, dict(cond_mel=torch.zeros(TOY_MEL_FRAMES + 1, 80)), "longer than the window"),
     (Task.A2V, dict(cond_mel=torch.zeros(0, 80)), "frames >= 1"),
     (Task.RAVG, dict(ref_mel=torch.zeros(1, 5, 80)), "ref_mel must be a float tensor \\[frames, 80\\]"),
     (Task.RAVG, dict(ref_mel=torch.zeros(5, 100)), "ref_mel must be \\[frames >= 1, 80\\]"),
-    (Task.V2A, dict(cond_latent=_latent(FRAMES - 1)), "has 2 latent frames but the window has 3"),
-    (Task.V2A, dict(cond_latent=_latent(FRAMES, h=4)), "does not match the reference latent"),
-    (Task.V2A, dict(cond_latent=_latent(FRAMES, c=16)), "batch 1, normalised Wan 2.2 latents"),
+    (Task.V2A, dict(cond_latent=_latent(LATENT_FRAMES - 1)), "has 2 latent frames but the window has 3"),
+    (Task.V2A, dict(cond_latent=_latent(LATENT_FRAMES, h=4)), "does not match the reference latent"),
+    (Task.V2A, dict(cond_latent=_latent(LATENT_FRAMES, c=16)), "batch 1, normalised Wan 2.2 latents"),
     (Task.AVG, dict(ref_latent=_latent(2)), "ref_latent has 2 latent frames, expected 1"),
     (Task.AVG, dict(ref_latent=_latent(1, w=3)), "must be even"),
     (Task.AVG, dict(ref_latent=torch.zeros(48, 1, 2, 4)), "ref_latent must be a float tensor"),

@@ -17,10 +17,10 @@ from .comfy_server import HostLayout
 from .make_example_inputs import write_wav
 from .stand_ins import TEXT_ENCODER_NODE, VAE_NODE
 from .tiny_models import DIT_INDEX, VOCODER_NAME
+from .tiny_sizes import FRAMES, SHORT_SIDE, STEPS
 from .workflow_graph import widget_index
 
 TINY_DIT = DIT_INDEX
-FRAMES, SHORT_SIDE, STEPS = 17, 64, 2
 # The example face is 1280x736: a 64 px short side makes it 128x64 (long side rounded up to 32).
 WIDTH, HEIGHT = 128, 64
 SHORT_SPEECH = "uniavgen_speech_short.wav"  # fits the 17-frame (1.06 s) tiny clip

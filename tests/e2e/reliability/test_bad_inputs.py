@@ -67,7 +67,7 @@ def _linked(prompt: dict, node: str, name: str, primitive: str, value) -> dict:
 
 
 def _no_reference() -> dict:
-    return tp.base_prompt()
+    return tp.without_task_inputs()
 
 
 def _odd_sized_video() -> dict:
