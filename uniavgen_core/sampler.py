@@ -1,6 +1,7 @@
-"""Flow-matching Euler sampler: shifted timesteps, per-modality CFG, MA-CFG, skip-layer guidance (SPEC §4).
+"""Flow-matching Euler sampler: shifted timesteps, per-modality CFG, MA-CFG, skip-layer guidance.
 
-Follows the structure of UniAVGen `wan/infer.py` (`UniAVGenPipeline.generate`), Apache-2.0.
+Follows the structure of UniAVGen `wan/infer.py` (`UniAVGenPipeline.generate`) in MCG-NJU/Sora2-mini,
+Apache-2.0.
 Shapes: video latents [1, 48, F, H, W] (normalised), audio [1, T_a, 80] (normalised log-mel);
 model predictions are velocities (noise - x0), video ones with the reference frame first [.., F+1, ..].
 """

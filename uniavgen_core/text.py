@@ -1,4 +1,6 @@
-"""Speech text -> character ids for the audio DiT's text encoder (SPEC §6.3).
+"""Speech text -> character ids for the audio DiT's text encoder.
+
+As `build_vocab_mapper` and `list_str_to_idx` in MCG-NJU/Sora2-mini utils/eval_dataset.py.
 
 Shapes: L = number of tokens (>= MIN_TEXT_LEN after padding).
 English is read character by character; Chinese goes through pinyin (text_zh.py). Unknown tokens
