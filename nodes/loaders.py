@@ -14,7 +14,7 @@ from ..uniavgen_core.vocab_files import VocabularyNotFound, find_vocabulary
 from .gguf_ops import gguf_operations
 from .io_types import AudioDiT, VideoDiT
 from .model_files import list_dit_files, resolve_dit_file
-from .patching import WEIGHT_DTYPES, compute_dtype_for, new_patcher, operations_for
+from .memory import WEIGHT_DTYPES, compute_dtype_for, new_patcher, operations_for
 
 log = logging.getLogger(__name__)
 

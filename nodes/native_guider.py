@@ -26,7 +26,7 @@ from ..uniavgen_core.sampler import NonFiniteError, non_finite_cause, shifted_ti
 from ..uniavgen_core.tasks import TaskInputs
 from .compat import latent_members
 from .native_model import INPUTS_KEY, NEGATIVE_KEY, PASS_KEY, UniAVGenNativeModel
-from .patching import evict_others
+from .memory import evict_others
 
 NODE = "UniAVGen Guider"
 

@@ -15,7 +15,7 @@ from ..uniavgen_core.vocoder import load_vocoder
 from ..uniavgen_core.vocoder_files import VocoderLoadError
 from .combos import check_combos, combo_problem
 from .io_types import Mel, Vocoder
-from .patching import new_patcher
+from .memory import new_patcher
 from .payloads import MelClip
 
 log = logging.getLogger(__name__)
