@@ -22,7 +22,7 @@ from .geometry import MEL_MEAN, MEL_STD
 from .model.joint import JointInputs, PassFlags, joint_forward
 from .tasks import TaskInputs
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 StepCallback = Callable[[int, int, Tensor, Tensor], None]
 Forward = Callable[..., tuple[Tensor, Tensor]]
@@ -177,10 +177,10 @@ def sample(video_dit, audio_dit, inputs: TaskInputs, settings: SamplerSettings, 
     spec = inputs.spec
     passes = (inputs.joint_inputs(), inputs.joint_inputs(negative=True))
     batch = JointInputs.cat(passes) if settings.batched_cfg else None
-    logger.info("UniAVGen %s: %d steps, shift %g, cfg video %g / audio %g, MA-CFG %d steps, SLG layer %d, "
-                "%s CFG", inputs.task.name, settings.steps, settings.shift, settings.video_cfg,
-                settings.audio_cfg, settings.macfg_steps, settings.skip_layer,
-                "batched" if batch is not None else "sequential")
+    log.info("UniAVGen %s: %d steps, shift %g, cfg video %g / audio %g, MA-CFG %d steps, SLG layer %d, "
+             "%s CFG", inputs.task.name, settings.steps, settings.shift, settings.video_cfg,
+             settings.audio_cfg, settings.macfg_steps, settings.skip_layer,
+             "batched" if batch is not None else "sequential")
 
     cache: tuple[Tensor, Tensor, Tensor, Tensor] | None = None   # velocities and the latents they saw
     for i in range(settings.steps):

@@ -14,7 +14,7 @@ from types import ModuleType
 
 from .optional import import_optional
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 # Applied before segmentation, exactly as upstream: only the ASCII ';' and curly quotes change
 # (the full-width '；' stays and maps to the unknown id 0).
@@ -54,7 +54,7 @@ class PinyinConverter:
             tokenizer.initialize()
         finally:
             jieba_logger.setLevel(level)
-        logger.debug("jieba dictionary loaded for Chinese speech text")
+        log.debug("jieba dictionary loaded for Chinese speech text")
         self._pypinyin, self._tokenizer = pypinyin, tokenizer
 
     def _pinyin(self, text: str) -> list[str]:
