@@ -76,7 +76,7 @@ class GuiderSettings:
 class UniAVGenGuider(comfy.samplers.CFGGuider):
     def __init__(self, model_patcher, settings: GuiderSettings, node: str = NODE):
         super().__init__(model_patcher)
-        self.node = node   # the node named in errors (the Sampler and Long-form nodes sample through this)
+        self.node = node   # the node named in errors (the Sampler and Long Form nodes sample through this)
         if not isinstance(model_patcher.model, UniAVGenNativeModel):
             raise ValueError(f"{NODE}: 'model' is a {type(model_patcher.model).__name__}, not UniAVGen. "
                              "Connect the MODEL output of the UniAVGen Model node.")
