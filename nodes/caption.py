@@ -17,7 +17,7 @@ import logging
 
 import torch
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 UMT5_WIDTH = 4096
 TEXT_LEN = 512  # rows the official text path keeps at most (511 tokens + EOS)
@@ -45,10 +45,10 @@ def caption_context(conditioning: list, *, input_name: str = "caption") -> torch
         length = int(nonzero[-1]) + 1 if nonzero.numel() else 0
         context = rows[:length]
     if context.shape[0] > TEXT_LEN:
-        logger.warning("UniAVGen: the %s is %d umT5 tokens; the official model reads at most %d "
-                       "(it truncates the text before encoding), so only the first %d rows are used and "
-                       "they differ slightly from the official ones. Shorten the caption for exact "
-                       "official behaviour.", input_name, context.shape[0], TEXT_LEN, TEXT_LEN)
+        log.warning("UniAVGen: the %s is %d umT5 tokens; the official model reads at most %d "
+                    "(it truncates the text before encoding), so only the first %d rows are used and "
+                    "they differ slightly from the official ones. Shorten the caption for exact "
+                    "official behaviour.", input_name, context.shape[0], TEXT_LEN, TEXT_LEN)
         context = context[:TEXT_LEN]
     return context
 

@@ -10,7 +10,7 @@ Differences that need no code (checked on both hosts):
   never ask for a full load; load_exclusively only unloads the other models (free_memory), which
   dynamic patchers accept. On a CPU ModelPatcherDynamic hands back a plain ModelPatcher.
 - ModelPatcher's partial-load accounting reads model.manual_cast_dtype (0.33; 0.3.75 ignores it):
-  patching.new_patcher sets it, so cast buffers of fp8 weights are counted on both.
+  memory.new_patcher sets it, so cast buffers of fp8 weights are counted on both.
 - Frontend 1.49 (0.33) instead of 1.32: the shipped workflows load, export and run in both (ui tier).
 
 Conventions of newer ComfyUI for the native (KSampler) path, not used by the pack's own sampler:

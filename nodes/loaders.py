@@ -14,7 +14,7 @@ from ..uniavgen_core.vocab_files import VocabularyNotFound, find_vocabulary
 from .gguf_ops import gguf_operations
 from .io_types import AudioDiT, VideoDiT
 from .model_files import list_dit_files, resolve_dit_file
-from .patching import WEIGHT_DTYPES, compute_dtype_for, new_patcher, operations_for
+from .memory import WEIGHT_DTYPES, compute_dtype_for, new_patcher, operations_for
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class LoadVideoDiT(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="UniAVGenLoadVideoDiT",
-            display_name="Load UniAVGen Video DiT",
+            display_name="UniAVGen Load Video DiT",
             category="UniAVGen/loaders",
             description="Loads the video half of UniAVGen (the Wan 2.2 5B video DiT with the "
                         "audio-to-video interaction blocks).",
@@ -97,11 +97,11 @@ class LoadVideoDiT(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, dit_name: str | None = None, weight_dtype: str | None = None) -> bool | str:
-        return _check_names("Load UniAVGen Video DiT", dit_name, weight_dtype)
+        return _check_names("UniAVGen Load Video DiT", dit_name, weight_dtype)
 
     @classmethod
     def execute(cls, dit_name: str, weight_dtype: str) -> io.NodeOutput:
-        return io.NodeOutput(_load_dit("Load UniAVGen Video DiT", load_video_dit, dit_name, weight_dtype,
+        return io.NodeOutput(_load_dit("UniAVGen Load Video DiT", load_video_dit, dit_name, weight_dtype,
                                        half="video"))
 
 
@@ -110,7 +110,7 @@ class LoadAudioDiT(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="UniAVGenLoadAudioDiT",
-            display_name="Load UniAVGen Audio DiT",
+            display_name="UniAVGen Load Audio DiT",
             category="UniAVGen/loaders",
             description="Loads the audio half of UniAVGen (the 1.4B audio DiT, its character text "
                         "encoder and the video-to-audio interaction blocks) and its speech vocabulary.",
@@ -124,9 +124,9 @@ class LoadAudioDiT(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, dit_name: str | None = None, weight_dtype: str | None = None) -> bool | str:
-        return _check_names("Load UniAVGen Audio DiT", dit_name, weight_dtype)
+        return _check_names("UniAVGen Load Audio DiT", dit_name, weight_dtype)
 
     @classmethod
     def execute(cls, dit_name: str, weight_dtype: str) -> io.NodeOutput:
-        return io.NodeOutput(_load_dit("Load UniAVGen Audio DiT", load_audio_dit, dit_name, weight_dtype,
+        return io.NodeOutput(_load_dit("UniAVGen Load Audio DiT", load_audio_dit, dit_name, weight_dtype,
                                        half="audio", with_vocabulary=True))

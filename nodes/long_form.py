@@ -1,4 +1,4 @@
-"""Long-form node: a long clip as a chain of 5-second windows (the chain is uniavgen_core.chain),
+"""Long Form node: a long clip as a chain of 5-second windows (the chain is uniavgen_core.chain),
 driven by a long text, a long recording (A2V) or a long silent video (dubbing)."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from .task_inputs import _check_role, check_vocabulary, normalise_latent, user_w
 from .vocoder import check_finite_wave, fit_length
 
 log = logging.getLogger(__name__)
-NODE = "UniAVGen Long-form"
+NODE = "UniAVGen Long Form"
 LANGUAGES = ["en", "zh"]
 SEEDS = 2**64  # window n uses seed + n, wrapped into the range the schema allows
 FRAMES = 81  # one released window: 81 frames at 16 fps
@@ -59,9 +59,9 @@ class LongForm(io.ComfyNode):
                         "before (k = 1). condition_audio: animates the face with a long recording. "
                         "condition_video: dubs a long silent clip. Returns one joined clip and the plan.",
             inputs=[
-                VideoDiT.Input("video_dit", tooltip="From Load UniAVGen Video DiT."),
-                AudioDiT.Input("audio_dit", tooltip="From Load UniAVGen Audio DiT."),
-                Vocoder.Input("vocoder", tooltip="From Load UniAVGen Vocoder (the windows' speech is "
+                VideoDiT.Input("video_dit", tooltip="From UniAVGen Load Video DiT."),
+                AudioDiT.Input("audio_dit", tooltip="From UniAVGen Load Audio DiT."),
+                Vocoder.Input("vocoder", tooltip="From UniAVGen Load Vocoder (the windows' speech is "
                                                  "decoded to carry the voice on)."),
                 io.Vae.Input("vae", tooltip="The Wan 2.2 VAE: decodes each window and encodes its last "
                                             "frame for the next one."),

@@ -26,7 +26,7 @@ from ..uniavgen_core.sampler import NonFiniteError, non_finite_cause, shifted_ti
 from ..uniavgen_core.tasks import TaskInputs
 from .compat import latent_members
 from .native_model import INPUTS_KEY, NEGATIVE_KEY, PASS_KEY, UniAVGenNativeModel
-from .patching import evict_others
+from .memory import evict_others
 
 NODE = "UniAVGen Guider"
 
@@ -76,7 +76,7 @@ class GuiderSettings:
 class UniAVGenGuider(comfy.samplers.CFGGuider):
     def __init__(self, model_patcher, settings: GuiderSettings, node: str = NODE):
         super().__init__(model_patcher)
-        self.node = node   # the node named in errors (the Sampler and Long-form nodes sample through this)
+        self.node = node   # the node named in errors (the Sampler and Long Form nodes sample through this)
         if not isinstance(model_patcher.model, UniAVGenNativeModel):
             raise ValueError(f"{NODE}: 'model' is a {type(model_patcher.model).__name__}, not UniAVGen. "
                              "Connect the MODEL output of the UniAVGen Model node.")

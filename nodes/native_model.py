@@ -32,7 +32,7 @@ from ..uniavgen_core.model.joint import JointInputs, joint_forward
 from ..uniavgen_core.model.quant_ops import holds_quantised
 from ..uniavgen_core.tasks import TASK_SPECS, Task, TaskInputs
 from .attention import install_attention
-from .patching import new_patcher
+from .memory import new_patcher
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ class UniAVGenNativeModel(comfy.model_base.BaseModel):
         config = UniAVGenModelConfig(None if weights == compute_dtype else compute_dtype)
         super().__init__(config, comfy.model_base.ModelType.FLOW, device=device)
         self.diffusion_model = JointDiT(video, audio)
-        # The activation dtype is decided once, by the loaders (patching.compute_dtype_for, what ComfyUI
+        # The activation dtype is decided once, by the loaders (memory.compute_dtype_for, what ComfyUI
         # picks for a diffusion model on the device); the sampler's latents enter in the video DiT's.
         self.compute_dtype = compute_dtype
 

@@ -45,8 +45,8 @@ class NativeModel(io.ComfyNode):
                         "nodes (SamplerCustomAdvanced), LoRA loaders and model patches. Weights are "
                         "shared with the loaders, not copied.",
             inputs=[
-                VideoDiT.Input("video_dit", tooltip="From Load UniAVGen Video DiT."),
-                AudioDiT.Input("audio_dit", tooltip="From Load UniAVGen Audio DiT (the same checkpoint)."),
+                VideoDiT.Input("video_dit", tooltip="From UniAVGen Load Video DiT."),
+                AudioDiT.Input("audio_dit", tooltip="From UniAVGen Load Audio DiT (the same checkpoint)."),
             ],
             outputs=[io.Model.Output(display_name="model",
                                      tooltip="UniAVGen as a MODEL. LoRA keys: diffusion_model.blocks.* "

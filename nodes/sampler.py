@@ -30,8 +30,8 @@ class UniAVGenSampler(io.ComfyNode):
             description="Generates the video latent and the speech mel together with modality-aware "
                         f"CFG (official defaults). {TASK_TABLE}",
             inputs=[
-                VideoDiT.Input("video_dit", tooltip="From Load UniAVGen Video DiT."),
-                AudioDiT.Input("audio_dit", tooltip="From Load UniAVGen Audio DiT."),
+                VideoDiT.Input("video_dit", tooltip="From UniAVGen Load Video DiT."),
+                AudioDiT.Input("audio_dit", tooltip="From UniAVGen Load Audio DiT."),
                 io.Conditioning.Input("positive", tooltip="The video caption: CLIPTextEncode with the "
                                                           "umT5-XXL text encoder (CLIPLoader type wan)."),
                 io.Conditioning.Input("negative", tooltip="Negative caption; the official one is empty."),

@@ -15,7 +15,7 @@ from ..uniavgen_core.vocoder import load_vocoder
 from ..uniavgen_core.vocoder_files import VocoderLoadError
 from .combos import check_combos, combo_problem
 from .io_types import Mel, Vocoder
-from .patching import new_patcher
+from .memory import new_patcher
 from .payloads import MelClip
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def _candidates() -> dict[str, Path]:
 
 
 class LoadVocoder(io.ComfyNode):
-    NODE = "Load UniAVGen Vocoder"
+    NODE = "UniAVGen Load Vocoder"
 
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -111,7 +111,7 @@ class VocoderDecode(io.ComfyNode):
             category="UniAVGen/decode",
             description="Turns the sampler's mel into 24 kHz speech, exactly as long as the video.",
             inputs=[
-                Vocoder.Input("vocoder", tooltip="From Load UniAVGen Vocoder."),
+                Vocoder.Input("vocoder", tooltip="From UniAVGen Load Vocoder."),
                 Mel.Input("mel", tooltip="The sampler's mel output."),
             ],
             outputs=[io.Audio.Output(display_name="audio")],

@@ -1,4 +1,7 @@
-"""Geometry of the model's spaces: frames, seconds, pixel and latent sizes (SPEC §6).
+"""Geometry of the model's spaces: frames, seconds, pixel and latent sizes.
+
+The official values: inference.py and `EvalDataset.process_frames` (utils/eval_dataset.py) of
+MCG-NJU/Sora2-mini.
 
 Video: 16 fps; the Wan 2.2 VAE compresses time by 4 (first frame alone) and space by 16, and the DiT
 patchifies latents 2x2, so pixel sides must be multiples of 32. Audio: 80-bin mel at 100 frames/s.

@@ -121,7 +121,7 @@ def check_speech_chars(count: int) -> None:
         raise LimitError(Problem(
             f"has {count} characters",
             f"one clip speaks at most {MAX_SPEECH_CHARS} (about 20 s even spoken fast)",
-            "Shorten it, or use the UniAVGen Long-form node, which splits long text into windows."))
+            "Shorten it, or use the UniAVGen Long Form node, which splits long text into windows."))
 
 
 def check_windows(count: int) -> None:

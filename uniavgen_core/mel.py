@@ -1,4 +1,6 @@
-"""Waveform <-> normalised log-mel as the audio DiT sees it (SPEC §6.2), plus frame counts.
+"""Waveform <-> normalised log-mel as the audio DiT sees it, plus frame counts.
+
+As `mel_spectrogram` in MCG-NJU/Sora2-mini utils/mel_dataset.py, normalised as inference.py does.
 
 Shapes: N = samples, B = batch, C = mel bins (80), T = mel frames.
 The DiT's audio latent is the normalised mel [T, C]; the vocoder wants the natural-log mel
@@ -52,7 +54,8 @@ class MelConfig:
 
 UNIAVGEN_MEL = MelConfig()
 # Vocos `charactr/vocos-mel-24khz` features (torchaudio MelSpectrogram, power 1, HTK, no norm);
-# only for audio DiTs trained on it: UniAVGen mels cannot be decoded by Vocos (SPEC §11).
+# only for audio DiTs trained on it: UniAVGen mels cannot be decoded by Vocos
+# (80 slaney bins to 8 kHz at hop 240 against Vocos's 100 HTK bins to 12 kHz at hop 256).
 VOCOS_MEL = MelConfig(hop_length=256, n_mels=100, f_max=12000.0, mel_scale="htk", filter_norm=None,
                       padding="center", magnitude_eps=0.0, log_floor=1e-7, norm_mean=0.0, norm_std=1.0)
 

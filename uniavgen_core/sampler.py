@@ -1,6 +1,7 @@
-"""Flow-matching Euler sampler: shifted timesteps, per-modality CFG, MA-CFG, skip-layer guidance (SPEC §4).
+"""Flow-matching Euler sampler: shifted timesteps, per-modality CFG, MA-CFG, skip-layer guidance.
 
-Follows the structure of UniAVGen `wan/infer.py` (`UniAVGenPipeline.generate`), Apache-2.0.
+Follows the structure of UniAVGen `wan/infer.py` (`UniAVGenPipeline.generate`) in MCG-NJU/Sora2-mini,
+Apache-2.0.
 Shapes: video latents [1, 48, F, H, W] (normalised), audio [1, T_a, 80] (normalised log-mel);
 model predictions are velocities (noise - x0), video ones with the reference frame first [.., F+1, ..].
 """
@@ -21,7 +22,7 @@ from .geometry import MEL_MEAN, MEL_STD
 from .model.joint import JointInputs, PassFlags, joint_forward
 from .tasks import TaskInputs
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 StepCallback = Callable[[int, int, Tensor, Tensor], None]
 Forward = Callable[..., tuple[Tensor, Tensor]]
@@ -176,10 +177,10 @@ def sample(video_dit, audio_dit, inputs: TaskInputs, settings: SamplerSettings, 
     spec = inputs.spec
     passes = (inputs.joint_inputs(), inputs.joint_inputs(negative=True))
     batch = JointInputs.cat(passes) if settings.batched_cfg else None
-    logger.info("UniAVGen %s: %d steps, shift %g, cfg video %g / audio %g, MA-CFG %d steps, SLG layer %d, "
-                "%s CFG", inputs.task.name, settings.steps, settings.shift, settings.video_cfg,
-                settings.audio_cfg, settings.macfg_steps, settings.skip_layer,
-                "batched" if batch is not None else "sequential")
+    log.info("UniAVGen %s: %d steps, shift %g, cfg video %g / audio %g, MA-CFG %d steps, SLG layer %d, "
+             "%s CFG", inputs.task.name, settings.steps, settings.shift, settings.video_cfg,
+             settings.audio_cfg, settings.macfg_steps, settings.skip_layer,
+             "batched" if batch is not None else "sequential")
 
     cache: tuple[Tensor, Tensor, Tensor, Tensor] | None = None   # velocities and the latents they saw
     for i in range(settings.steps):

@@ -1,4 +1,6 @@
-"""Tasks: which latents and mel frames are conditions, the flags of each pass, the write-back (SPEC §4, §5).
+"""Tasks: which latents and mel frames are conditions, the flags of each pass, the write-back.
+
+As MCG-NJU/Sora2-mini does in `UniAVGenPipeline.generate` (wan/infer.py) and `run_sample` (inference.py).
 
 Shapes (one sample): F latent frames, H x W latent grid, T_a mel frames of the window,
 T_r reference-mel frames (RAVG), T_c condition-mel frames (A2V), F_c condition latent frames.
@@ -77,7 +79,7 @@ class TaskInputs:
     """Everything one sampling run is conditioned on, validated at construction.
 
     Latents are normalised Wan 2.2 latents with a batch of one; mels are normalised log-mels
-    (SPEC §6.2) without a batch axis. `mel_frames` defaults to the window's rule (21 -> 506).
+    (mel.py) without a batch axis. `mel_frames` defaults to the window's rule (21 -> 506).
     """
     task: Task
     speech_ids: Tensor                  # [L] long char ids, -1 = filler (text module output)
@@ -148,7 +150,8 @@ class TaskInputs:
 
     def write_back(self, video: Tensor, audio: Tensor) -> tuple[Tensor, Tensor]:
         """Decode-ready copies: condition latents over the first `video_cond` frames, condition mel
-        over the first `audio_cond` mel frames (SPEC §5). video [1,48,F,H,W], audio [1,T_a,80]."""
+        over the first `audio_cond` mel frames (as official `run_sample`). video
+        [1,48,F,H,W], audio [1,T_a,80]."""
         cond = self.condition_latent.to(video)
         video = torch.cat([cond, video[:, :, cond.shape[2]:]], dim=2)
         if self.cond_mel is not None:

@@ -1,4 +1,6 @@
-"""Speech text -> character ids for the audio DiT's text encoder (SPEC §6.3).
+"""Speech text -> character ids for the audio DiT's text encoder.
+
+As `build_vocab_mapper` and `list_str_to_idx` in MCG-NJU/Sora2-mini utils/eval_dataset.py.
 
 Shapes: L = number of tokens (>= MIN_TEXT_LEN after padding).
 English is read character by character; Chinese goes through pinyin (text_zh.py). Unknown tokens
@@ -17,7 +19,7 @@ import torch
 
 from .text_zh import PinyinConverter
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 VOCAB_SIZE = 2545  # F5-TTS Emilia_ZH_EN_pinyin list, as released with UniAVGen
 MIN_TEXT_LEN = 10  # official: shorter ids are right-padded with -1 to 10 and text_lens set to 10
@@ -121,9 +123,9 @@ def check_language(language: str) -> str:
 def pad_ids(ids: Sequence[int], min_len: int = MIN_TEXT_LEN) -> SpeechIds:
     """[L] ids -> SpeechIds [1, max(L, min_len)]; length counts the pads when padding was added."""
     if len(ids) > MAX_TEXT_POSITIONS:
-        logger.warning("speech text has %d tokens; positions past %d reuse the last position "
-                       "embedding (the audio clip is far too short for it anyway)",
-                       len(ids), MAX_TEXT_POSITIONS)
+        log.warning("speech text has %d tokens; positions past %d reuse the last position "
+                    "embedding (the audio clip is far too short for it anyway)",
+                    len(ids), MAX_TEXT_POSITIONS)
     row = list(ids) + [PAD_ID] * max(0, min_len - len(ids))
     return SpeechIds(torch.tensor([row], dtype=torch.long), torch.tensor([len(row)], dtype=torch.long))
 

@@ -1,6 +1,7 @@
-"""Chinese speech text -> pinyin tokens (SPEC §6.3); pypinyin and jieba are optional and lazy.
+"""Chinese speech text -> pinyin tokens; pypinyin and jieba are optional and lazy.
 
-The rule is F5-TTS's `convert_char_to_pinyin` as UniAVGen uses it (with `jieba`, not `rjieba`):
+The rule is F5-TTS's `convert_char_to_pinyin` as UniAVGen uses it, with `jieba`, not `rjieba`
+(`EvalDataset.convert_char_to_pinyin` in MCG-NJU/Sora2-mini utils/eval_dataset.py):
 segments from jieba; pure-ASCII segments are kept per character (with a " " before multi-character
 segments); pure 3-byte segments become TONE3 pinyin with tone sandhi, each Chinese character
 preceded by " "; mixed segments go character by character.
@@ -13,7 +14,7 @@ from types import ModuleType
 
 from .optional import import_optional
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 # Applied before segmentation, exactly as upstream: only the ASCII ';' and curly quotes change
 # (the full-width '；' stays and maps to the unknown id 0).
@@ -53,7 +54,7 @@ class PinyinConverter:
             tokenizer.initialize()
         finally:
             jieba_logger.setLevel(level)
-        logger.debug("jieba dictionary loaded for Chinese speech text")
+        log.debug("jieba dictionary loaded for Chinese speech text")
         self._pypinyin, self._tokenizer = pypinyin, tokenizer
 
     def _pinyin(self, text: str) -> list[str]:

@@ -19,7 +19,7 @@ from .optional import MissingDependencyError
 from .vocoder_base import Vocoder, resolve_dtype
 from .vocoder_files import VocoderLoadError, check_state_dict, read_vocoder_source, strip_known_prefix
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 BIGVGAN_MODEL_TYPE = "qwen2_5_omni_bigvgan"
 
@@ -177,7 +177,7 @@ def load_vocoder(path: str | Path, device: torch.device | str = "cpu",
                  dtype: torch.dtype | None = None) -> Vocoder:
     """Released folder, single safetensors (config in metadata), or weights beside a config."""
     source = read_vocoder_source(path)
-    logger.info("loading %s vocoder from %s", source.backend, source.origin)
+    log.info("loading %s vocoder from %s", source.backend, source.origin)
     if source.backend == "bigvgan":
         try:
             settings = BigVGANSettings.from_dict(source.config)

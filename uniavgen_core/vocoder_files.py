@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 VOCODER_CONFIG_KEY = "uniavgen_vocoder_config"
 SINGLE_FILE_FORMAT = 1
@@ -181,7 +181,7 @@ def save_vocoder_single_file(path: str | Path, state_dict: Mapping[str, torch.Te
 def strip_known_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     for prefix in KNOWN_PREFIXES:
         if state and all(k.startswith(prefix) for k in state):
-            logger.info("vocoder weights: stripping key prefix %r", prefix)
+            log.info("vocoder weights: stripping key prefix %r", prefix)
             return {k[len(prefix):]: v for k, v in state.items()}
     return state
 

@@ -1,7 +1,8 @@
-"""Waveform preparation before the mel (SPEC §6.2): mono, 24 kHz, peak volume, reference silence.
+"""Waveform preparation before the mel: mono, 24 kHz, peak volume, reference silence.
 
 Shapes: N = samples, C = channels. Arrays are float; results are float32 torch tensors.
-The official code loads with librosa (soxr resampler); here scipy's polyphase resampler does the
+The official code (`EvalDataset.__getitem__` and `rescale_audio_volume` in MCG-NJU/Sora2-mini
+utils/eval_dataset.py) loads with librosa (soxr resampler); here scipy's polyphase resampler does the
 same job (rational up/down, output length ceil(N * up / down) as librosa gives).
 """
 

@@ -12,10 +12,10 @@ from .bad_cases import CHECKED, RUNTIME, Case
 from uniavgen_tools.dev.stand_ins import VAE_NODE
 from uniavgen_tools.dev.tiny_models import VOCODER_NAME
 
-VDIT, ADIT, VOC = "Load UniAVGen Video DiT", "Load UniAVGen Audio DiT", "Load UniAVGen Vocoder"
+VDIT, ADIT, VOC = "UniAVGen Load Video DiT", "UniAVGen Load Audio DiT", "UniAVGen Load Vocoder"
 SAMPLER, SPEECH, REF = "UniAVGen Sampler", "UniAVGen Speech Text", "UniAVGen Reference Image"
 COND_VIDEO, TO_MEL, SAVE = "UniAVGen Condition Video", "UniAVGen Audio To Mel", "UniAVGen Save Video"
-LONG, DECODE = "UniAVGen Long-form", "UniAVGen Vocoder Decode"
+LONG, DECODE = "UniAVGen Long Form", "UniAVGen Vocoder Decode"
 CONTAINED = "only use files inside its own folder"
 
 
@@ -162,7 +162,7 @@ def sizes() -> list[Case]:
             "r2_speech_text_1500_chars",
             _speech("Hello there. " * 116),
             CHECKED,
-            (SPEECH, "'text' has 1507 characters", "at most 1000", "UniAVGen Long-form"),
+            (SPEECH, "'text' has 1507 characters", "at most 1000", "UniAVGen Long Form"),
         ),
         Case(
             "r2_long_form_too_many_windows",

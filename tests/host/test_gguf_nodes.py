@@ -246,7 +246,7 @@ def test_damaged_gguf_files_are_refused_naming_the_node_and_the_file(models_dir)
         with pytest.raises(ValueError) as err:
             run(VIDEO_NODE, dit_name=f"bad/{name}", weight_dtype="default")
         message = str(err.value)
-        assert message.startswith(f"Load UniAVGen Video DiT: 'dit_name' 'bad/{name}' cannot be loaded")
+        assert message.startswith(f"UniAVGen Load Video DiT: 'dit_name' 'bad/{name}' cannot be loaded")
         assert str(bad / name) in message and cause in message
 
 

@@ -75,13 +75,13 @@ def test_audio_loader_without_vocabulary_names_the_fix(tiny_models, pack, tmp_pa
             weight_dtype="default",
         )
     message = str(err.value)
-    assert message.startswith("Load UniAVGen Audio DiT: ") and "no speech vocabulary" in message
+    assert message.startswith("UniAVGen Load Audio DiT: ") and "no speech vocabulary" in message
     assert "vocab.txt" in message and str(folder) in message
 
 
 def test_unknown_file_is_refused(tiny_models, pack):
     with pytest.raises(
-        ValueError, match="Load UniAVGen Video DiT: model file 'missing.safetensors' was not found"
+        ValueError, match="UniAVGen Load Video DiT: model file 'missing.safetensors' was not found"
     ):
         run("UniAVGenLoadVideoDiT", dit_name="missing.safetensors", weight_dtype="default")
 

@@ -37,12 +37,12 @@ FORMATS = {
 @pytest.fixture(scope="module")
 def model(pack):
     """Its own DiTs (float32): patching must not touch models other tests share."""
-    patching = importlib.import_module(f"{pack.__name__}.nodes.patching")
+    memory = importlib.import_module(f"{pack.__name__}.nodes.memory")
     native = importlib.import_module(f"{pack.__name__}.nodes.native_model")
     path = tiny_checkpoint()
     cpu = torch.device("cpu")
-    video = patching.new_patcher(load_video_dit(path, dtype=torch.float32), cpu, cpu)
-    audio = patching.new_patcher(load_audio_dit(path, dtype=torch.float32), cpu, cpu)
+    video = memory.new_patcher(load_video_dit(path, dtype=torch.float32), cpu, cpu)
+    audio = memory.new_patcher(load_audio_dit(path, dtype=torch.float32), cpu, cpu)
     return native.native_model(video, audio)
 
 

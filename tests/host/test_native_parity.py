@@ -32,11 +32,11 @@ def pack_module(pack, name: str):
 @pytest.fixture(scope="module")
 def golden_model(pack, golden):
     """The golden checkpoint's DiTs (float32) as one native MODEL."""
-    patching, native = pack_module(pack, "patching"), pack_module(pack, "native_model")
+    memory, native = pack_module(pack, "memory"), pack_module(pack, "native_model")
     path = golden / manifest(golden)["checkpoint"]["dir"]
     cpu = torch.device("cpu")
-    video = patching.new_patcher(load_video_dit(path, dtype=torch.float32), cpu, cpu)
-    audio = patching.new_patcher(load_audio_dit(path, dtype=torch.float32), cpu, cpu)
+    video = memory.new_patcher(load_video_dit(path, dtype=torch.float32), cpu, cpu)
+    audio = memory.new_patcher(load_audio_dit(path, dtype=torch.float32), cpu, cpu)
     return native.native_model(video, audio)
 
 

@@ -1,4 +1,5 @@
-"""A2V window and V2A interpolation tables at the official geometry (SPEC §3.6-3.7)."""
+"""A2V window and V2A interpolation tables at the official geometry (506 mel frames, 21 latent
+frames), as `align_audio_to_video` and `forward_video_to_audio` in MCG-NJU/Sora2-mini wan/modules/model.py."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_official_interpolation():
     assert torch.allclose((t.w_up + t.w_down)[:500], torch.ones(500))
     assert torch.allclose((t.w_up + t.w_down)[500:], torch.full((6,), 2.0))
     mixed = (t.up != t.down) & (t.w_up > 0) & (t.w_down > 0)
-    assert int(mixed.sum()) == 139                                           # SPEC: 139 of 506 tokens
+    assert int(mixed.sum()) == 139                       # 139 of 506 tokens blend two frames
     assert t.up.max() == t.down.max() == 20 and t.down.min() == 0
 
 

@@ -1,4 +1,5 @@
-"""RoPE tables and application against a complex128 reference written from the SPEC (§2)."""
+"""RoPE tables and application against a complex128 reference written from the official `rope_params` /
+`rope_apply` (MCG-NJU/Sora2-mini wan/modules/model.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Speech text -> ids (SPEC §6.3): vocabulary file format, en/zh tokens, RAVG, padding, negatives."""
+"""Speech text -> ids: vocabulary file format, en/zh tokens, RAVG, padding, negatives."""
 
 from __future__ import annotations
 

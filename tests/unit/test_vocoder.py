@@ -129,4 +129,4 @@ def test_released_defaults():
         from uniavgen_core.vocoder import _construct
 
         model = _construct(s)
-    assert sum(p.numel() for p in model.parameters()) == 115_443_504  # SPEC §5
+    assert sum(p.numel() for p in model.parameters()) == 115_443_504  # Qwen2.5-Omni BigVGAN defaults

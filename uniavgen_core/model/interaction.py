@@ -1,6 +1,7 @@
 """Cross-modal blocks: audio-to-video (A2V, with the face-mask head) and video-to-audio (V2A).
 
-Follows UniAVGen `WanAVJointCrossAttention` (wan/modules/model.py, Apache-2.0); see SPEC §3.6-3.7.
+Follows UniAVGen `WanAVJointCrossAttention` and `align_audio_to_video` (MCG-NJU/Sora2-mini,
+wan/modules/model.py, Apache-2.0).
 Shape legend: b batch, F latent frames (ref frame excluded), hw spatial tokens per frame,
 s audio tokens (condition + noisy, ref excluded), W window length (51 officially), D video width,
 Da audio width, h heads, d head width. Only the frames / tokens that get updated are computed.
@@ -23,7 +24,10 @@ A2V_WINDOW = 5  # latent-frame window of the official A2V context (hard-coded up
 
 
 def window_table(s: int, frames: int, window_size: int = A2V_WINDOW) -> Tensor:
-    """Long [F, W]: audio token index of each window slot (SPEC §3.7; replicate-padded at the ends)."""
+    """Long [F, W]: audio token index of each window slot, replicate-padded at the ends.
+
+    Same windows as the official `align_audio_to_video`.
+    """
     if window_size % 2 == 0:
         window_size += 1
     rate = s / ((frames - 1) * 4 + 1)
@@ -54,8 +58,8 @@ class InterpTable:
 
     The official code expands latents to pixel rate (frame 0 once, the others 4x) and blends the
     two pixel frames around j * fl / s; both collapse to latent indices here. When both ends clamp
-    to the last frame the weights sum to 2 (kept for parity, SPEC §3.6); that happens to a suffix
-    of the tokens, from `doubled_from` on.
+    to the last frame the weights sum to 2 (kept for parity with the official
+    `forward_video_to_audio`); that happens to a suffix of the tokens, from `doubled_from` on.
     """
 
     up: Tensor          # [s] long
@@ -156,7 +160,7 @@ class V2ABlock(QKVAttention):
         """Update [b, s-first, Da] for audio tokens >= first; video [b, F*hw, D], mask [b, F*hw, 1]."""
         b = audio.shape[0]
         video = video.to(audio.dtype)
-        # Project before interpolating (DESIGN §6): the per-token mask and the interpolation commute
+        # Project before interpolating: the per-token mask and the interpolation commute
         # with the linear maps, so k/v are computed on F*hw tokens instead of s*hw. Each projected
         # token carries the bias once; the interpolation weights sum to 1, except on the doubled
         # last-frame tokens, where one extra bias is taken off again.

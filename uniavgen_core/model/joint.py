@@ -1,7 +1,7 @@
-"""The joint forward: video and audio layers interleaved, with A2V / V2A fusion (SPEC §3).
+"""The joint forward: video and audio layers interleaved, with A2V / V2A fusion.
 
-Follows UniAVGen `WanModel.forward` (wan/modules/model.py, Apache-2.0) with the batch-size-1
-assumptions removed (SPEC §9): per-sample text lengths, timesteps and flags.
+Follows UniAVGen `WanModel.forward` (MCG-NJU/Sora2-mini, wan/modules/model.py, Apache-2.0) with its
+batch-size-1 assumptions removed: per-sample text lengths, timesteps and flags.
 Shape legend: b batch, C latent channels, F latent frames, H W latent size, h w token grid,
 hw tokens per frame, T_a target mel frames, T_r reference mel frames, M mel bins, D / Da widths.
 """

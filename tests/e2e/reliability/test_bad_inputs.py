@@ -80,7 +80,7 @@ def _odd_sized_video() -> dict:
     }
 
 
-VDIT, ADIT = "Load UniAVGen Video DiT", "Load UniAVGen Audio DiT"
+VDIT, ADIT = "UniAVGen Load Video DiT", "UniAVGen Load Audio DiT"
 SAMPLER, SPEECH, REF = "UniAVGen Sampler", "UniAVGen Speech Text", "UniAVGen Reference Image"
 COND_VIDEO, TO_MEL = "UniAVGen Condition Video", "UniAVGen Audio To Mel"
 
@@ -171,7 +171,7 @@ def cases() -> list[Case]:
         Case("sampler_length_not_4k_plus_1", tp.edit(avg, "sampler", length=18), CHECKED,
              (SAMPLER, "'length' is 18", "4k+1")),
         Case("vocoder_of_another_mel_config", _mel_to_other_vocoder(), RUNTIME,
-             ("Load UniAVGen Vocoder", "'vocoder_name'", bad.MEL100_VOCODER, "mel_dim 100", "80 bins",
+             ("UniAVGen Load Vocoder", "'vocoder_name'", bad.MEL100_VOCODER, "mel_dim 100", "80 bins",
               "Use the BigVGAN released with UniAVGen")),
         Case("mel_made_for_the_other_role", _wrong_role(), RUNTIME,
              (SAMPLER, "'condition_audio' got a mel made for 'reference_voice'", "Set 'use_as'")),
