@@ -11,7 +11,9 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
+from ..uniavgen_core import vocoder_registry as registry
 from ..uniavgen_core.vocoder import load_vocoder
+from ..uniavgen_core.vocoder_bigvgan import RELEASED_FOLDER
 from ..uniavgen_core.vocoder_files import VocoderLoadError
 from .combos import check_combos, combo_problem
 from .io_types import Mel, Vocoder
@@ -21,9 +23,6 @@ from .payloads import MelClip
 log = logging.getLogger(__name__)
 
 VOCODER_FOLDER = "uniavgen_vocoders"
-RELEASED_FOLDER = "code2wav_bigvgan_model"
-# Files in the shared `vae` folder are offered only when their name says they are vocoders.
-_VAE_HINTS = ("vocoder", "bigvgan", "vocos", "code2wav")
 _MISSING_FIX = (f"Put the released {RELEASED_FOLDER} folder in models/{VOCODER_FOLDER}, refresh the node "
                 "list (press R) and pick it.")
 
@@ -37,8 +36,10 @@ def register_vocoder_folder() -> None:
 
 
 def _candidates() -> dict[str, Path]:
-    """name -> path for vocoder files and released folders (config.json + weights)."""
+    """name -> path for vocoder files and released folders (a registered backend's config + weights)."""
     found: dict[str, Path] = {}
+    # Files in the shared `vae` folder are offered only when their name says they are vocoders.
+    hints = registry.name_hints()
     for folder in (VOCODER_FOLDER, "vae"):
         if folder not in folder_paths.folder_names_and_paths:
             continue
@@ -47,17 +48,20 @@ def _candidates() -> dict[str, Path]:
                 continue
             for entry in sorted(os.listdir(base)):
                 full = Path(base) / entry
-                hinted = folder == VOCODER_FOLDER or any(h in entry.lower() for h in _VAE_HINTS)
+                hinted = folder == VOCODER_FOLDER or any(h in entry.lower() for h in hints)
                 if not hinted:
                     continue
-                if full.is_dir() and (full / "config.json").is_file():
+                if full.is_dir() and registry.config_file_in(full) is not None:
                     found.setdefault(entry, full)
                 elif full.suffix == ".safetensors":
                     found.setdefault(entry, full)
-    # The official download keeps the vocoder inside the model folder: <folder>/code2wav_bigvgan_model.
+    # A model release may keep its vocoder inside the model folder: <folder>/code2wav_bigvgan_model.
     for base in folder_paths.get_folder_paths("diffusion_models"):
-        for config in sorted(Path(base).glob(f"*/{RELEASED_FOLDER}/config.json")):
-            found.setdefault(str(config.parent.relative_to(base)), config.parent)
+        for backend in registry.backends():
+            for name in backend.release_folders:
+                for folder in sorted(Path(base).glob(f"*/{name}")):
+                    if registry.config_file_in(folder) is not None:
+                        found.setdefault(str(folder.relative_to(base)), folder)
     return found
 
 
