@@ -11,10 +11,9 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from ..uniavgen_core import vocoder_registry as registry
 from ..uniavgen_core.vocoder import load_vocoder
 from ..uniavgen_core.vocoder_bigvgan import RELEASED_FOLDER
-from ..uniavgen_core.vocoder_files import VocoderLoadError
+from ..uniavgen_core.vocoder_files import VocoderLoadError, find_vocoders
 from .combos import check_combos, combo_problem
 from .io_types import Mel, Vocoder
 from .patching import new_patcher
@@ -36,33 +35,11 @@ def register_vocoder_folder() -> None:
 
 
 def _candidates() -> dict[str, Path]:
-    """name -> path for vocoder files and released folders (a registered backend's config + weights)."""
-    found: dict[str, Path] = {}
-    # Files in the shared `vae` folder are offered only when their name says they are vocoders.
-    hints = registry.name_hints()
-    for folder in (VOCODER_FOLDER, "vae"):
-        if folder not in folder_paths.folder_names_and_paths:
-            continue
-        for base in folder_paths.get_folder_paths(folder):
-            if not os.path.isdir(base):
-                continue
-            for entry in sorted(os.listdir(base)):
-                full = Path(base) / entry
-                hinted = folder == VOCODER_FOLDER or any(h in entry.lower() for h in hints)
-                if not hinted:
-                    continue
-                if full.is_dir() and registry.config_file_in(full) is not None:
-                    found.setdefault(entry, full)
-                elif full.suffix == ".safetensors":
-                    found.setdefault(entry, full)
-    # A model release may keep its vocoder inside the model folder: <folder>/code2wav_bigvgan_model.
-    for base in folder_paths.get_folder_paths("diffusion_models"):
-        for backend in registry.backends():
-            for name in backend.release_folders:
-                for folder in sorted(Path(base).glob(f"*/{name}")):
-                    if registry.config_file_in(folder) is not None:
-                        found.setdefault(str(folder.relative_to(base)), folder)
-    return found
+    """name -> path for vocoder files and released folders (which ones: the core's registry says)."""
+    def folders(name: str) -> list[str]:
+        return folder_paths.get_folder_paths(name) if name in folder_paths.folder_names_and_paths else []
+
+    return find_vocoders(folders(VOCODER_FOLDER), folders("vae"), folders("diffusion_models"))
 
 
 class LoadVocoder(io.ComfyNode):

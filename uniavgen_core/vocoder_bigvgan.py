@@ -195,4 +195,5 @@ BACKEND = register(VocoderBackend(
     name="bigvgan", title="UniAVGen's BigVGAN (Qwen2.5-Omni code2wav)",
     release=f"the released {RELEASED_FOLDER} folder", config_files=("config.json",),
     release_folders=(RELEASED_FOLDER,), name_hints=("bigvgan", "code2wav"),
-    key_markers=("activation_post.act.alpha",), load=load_bigvgan))
+    key_markers=("activation_post.act.alpha",), load=load_bigvgan,
+    accepts=lambda config: config.get("model_type", BIGVGAN_MODEL_TYPE) == BIGVGAN_MODEL_TYPE))

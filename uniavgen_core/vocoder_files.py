@@ -11,7 +11,7 @@ into safetensors once.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,12 +127,19 @@ def read_config(path: Path, backend: registry.VocoderBackend) -> dict:
 
 
 def folder_config(folder: Path) -> tuple[registry.VocoderBackend, dict] | None:
-    """(backend, config) from the first registered config file found in `folder`."""
-    found = registry.config_file_in(folder)
-    if found is None:
+    """(backend, config) from the registered config files in `folder`: the first backend that accepts
+    its config's content, else the first by file name (its loader then says what is wrong)."""
+    candidates = registry.config_files_in(folder)
+    configs: dict[Path, dict] = {}
+    for backend, path in candidates:
+        if path not in configs:
+            configs[path] = read_config(path, backend)
+        if backend.accepts(configs[path]):
+            return backend, configs[path]
+    if not candidates:
         return None
-    backend, path = found
-    return backend, read_config(path, backend)
+    backend, path = candidates[0]
+    return backend, configs[path]
 
 
 def _metadata_config(path: Path, metadata: Mapping[str, str]) -> tuple[registry.VocoderBackend, dict] | None:
@@ -188,6 +195,36 @@ def read_vocoder_source(path: str | Path) -> VocoderSource:
     with _as_vocoder_error():
         state = read_state_dict(table)
     return VocoderSource(found[0].name, found[1], state, str(path))
+
+
+def find_vocoders(own: Iterable[str | Path], shared: Iterable[str | Path],
+                  model_roots: Iterable[str | Path]) -> dict[str, Path]:
+    """name -> path of every vocoder a loader can offer (the first of a name wins).
+
+    `own`: folders for vocoders only (each .safetensors file, each folder with a backend's config);
+    `shared`: folders shared with other models (models/vae): only entries whose name has a vocoder
+    hint; `model_roots`: DiT folders, whose model folders may hold a backend's release folder
+    (<model>/code2wav_bigvgan_model).
+    """
+    found: dict[str, Path] = {}
+    hints = registry.name_hints()
+    for bases, hinted_only in ((own, False), (shared, True)):
+        for base in map(Path, bases):
+            if not base.is_dir():
+                continue
+            for full in sorted(base.iterdir(), key=lambda p: p.name):
+                if hinted_only and not any(h in full.name.lower() for h in hints):
+                    continue
+                released = full.is_dir() and registry.config_file_in(full) is not None
+                if released or full.suffix == ".safetensors":
+                    found.setdefault(full.name, full)
+    for base in map(Path, model_roots):
+        for backend in registry.backends():
+            for name in backend.release_folders:
+                for folder in sorted(base.glob(f"*/{name}")):
+                    if registry.config_file_in(folder) is not None:
+                        found.setdefault(str(folder.relative_to(base)), folder)
+    return found
 
 
 def save_vocoder_single_file(path: str | Path, state_dict: Mapping[str, torch.Tensor], backend: str,

@@ -42,6 +42,8 @@ class VocoderBackend:
     name_hints: tuple[str, ...]     # words in a file or folder name that mark it as this vocoder
     key_markers: tuple[str, ...]    # key names (suffixes) that only this vocoder's weights hold
     load: Loader
+    # Whether a config read from one of config_files is this backend's (several may share config.json).
+    accepts: Callable[[dict], bool] = lambda config: True
 
     def holds_keys(self, keys: Iterable[str]) -> bool:
         return any(k.endswith(m) for k in keys for m in self.key_markers)
@@ -65,14 +67,19 @@ def unregister(name: str) -> None:
     _BACKENDS.pop(name, None)
 
 
+def _rank(backend: VocoderBackend) -> int:
+    module = getattr(backend.load, "__module__", "")
+    return next((i for i, name in enumerate(BUILTIN) if module == f"{__package__}{name}"), len(BUILTIN))
+
+
 def backends() -> tuple[VocoderBackend, ...]:
-    """Every known backend, the pack's own first (in BUILTIN order)."""
+    """Every known backend, the pack's own first (in BUILTIN order), then others as registered."""
     global _builtins_loaded
     if not _builtins_loaded:
         for module in BUILTIN:
             importlib.import_module(module, __package__)
         _builtins_loaded = True
-    return tuple(_BACKENDS.values())
+    return tuple(sorted(_BACKENDS.values(), key=_rank))
 
 
 def names() -> tuple[str, ...]:
@@ -88,13 +95,15 @@ def backend_named(name: str, origin: str, error: type[ValueError] = ValueError) 
                 "re-convert the file with this pack's converter")
 
 
+def config_files_in(folder: Path) -> list[tuple[VocoderBackend, Path]]:
+    """(backend, its config file) for every backend whose config file sits in `folder`, in order."""
+    return [(b, folder / name) for b in backends() for name in b.config_files if (folder / name).is_file()]
+
+
 def config_file_in(folder: Path) -> tuple[VocoderBackend, Path] | None:
-    """The backend whose config file sits in `folder`, with that file (first backend first)."""
-    for backend in backends():
-        for name in backend.config_files:
-            if (folder / name).is_file():
-                return backend, folder / name
-    return None
+    """The first backend whose config file sits in `folder`, with that file."""
+    found = config_files_in(folder)
+    return found[0] if found else None
 
 
 def config_file_names() -> tuple[str, ...]:

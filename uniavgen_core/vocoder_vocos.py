@@ -100,4 +100,5 @@ class VocosVocoder(Vocoder):
 BACKEND = register(VocoderBackend(
     name="vocos", title="a Vocos mel vocoder", release="the Vocos model folder (config.yaml + weights)",
     config_files=("config.yaml",), release_folders=(), name_hints=("vocos",),
-    key_markers=("backbone.embed.weight",), load=VocosVocoder.from_state_dict))
+    key_markers=("backbone.embed.weight",), load=VocosVocoder.from_state_dict,
+    accepts=lambda config: all(part in config for part in _PARTS)))
