@@ -7,10 +7,10 @@ import logging
 import comfy.model_management as mm
 from comfy_api.latest import io
 
-from ..uniavgen_core.checkpoint import (PICKLE_SUFFIXES, CheckpointError, load_audio_dit, load_video_dit,
-                                          quant_types, storage_dtype)
-from ..uniavgen_core.safetensors_io import PICKLE_HINT
+from ..uniavgen_core.checkpoint import (CheckpointError, load_audio_dit, load_video_dit, quant_types,
+                                          storage_dtype)
 from ..uniavgen_core.vocab_files import VocabularyNotFound, find_vocabulary
+from ..uniavgen_core.weights import PICKLE_HINT, PICKLE_SUFFIXES
 from .gguf_ops import gguf_operations
 from .io_types import AudioDiT, VideoDiT
 from .model_files import list_dit_files, resolve_dit_file

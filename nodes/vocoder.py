@@ -12,7 +12,8 @@ import torch
 from comfy_api.latest import io
 
 from ..uniavgen_core.vocoder import load_vocoder
-from ..uniavgen_core.vocoder_files import VocoderLoadError
+from ..uniavgen_core.vocoder_bigvgan import RELEASED_FOLDER
+from ..uniavgen_core.vocoder_files import VocoderLoadError, find_vocoders
 from .combos import check_combos, combo_problem
 from .io_types import Mel, Vocoder
 from .memory import new_patcher
@@ -21,9 +22,6 @@ from .payloads import MelClip
 log = logging.getLogger(__name__)
 
 VOCODER_FOLDER = "uniavgen_vocoders"
-RELEASED_FOLDER = "code2wav_bigvgan_model"
-# Files in the shared `vae` folder are offered only when their name says they are vocoders.
-_VAE_HINTS = ("vocoder", "bigvgan", "vocos", "code2wav")
 _MISSING_FIX = (f"Put the released {RELEASED_FOLDER} folder in models/{VOCODER_FOLDER}, refresh the node "
                 "list (press R) and pick it.")
 
@@ -37,28 +35,11 @@ def register_vocoder_folder() -> None:
 
 
 def _candidates() -> dict[str, Path]:
-    """name -> path for vocoder files and released folders (config.json + weights)."""
-    found: dict[str, Path] = {}
-    for folder in (VOCODER_FOLDER, "vae"):
-        if folder not in folder_paths.folder_names_and_paths:
-            continue
-        for base in folder_paths.get_folder_paths(folder):
-            if not os.path.isdir(base):
-                continue
-            for entry in sorted(os.listdir(base)):
-                full = Path(base) / entry
-                hinted = folder == VOCODER_FOLDER or any(h in entry.lower() for h in _VAE_HINTS)
-                if not hinted:
-                    continue
-                if full.is_dir() and (full / "config.json").is_file():
-                    found.setdefault(entry, full)
-                elif full.suffix == ".safetensors":
-                    found.setdefault(entry, full)
-    # The official download keeps the vocoder inside the model folder: <folder>/code2wav_bigvgan_model.
-    for base in folder_paths.get_folder_paths("diffusion_models"):
-        for config in sorted(Path(base).glob(f"*/{RELEASED_FOLDER}/config.json")):
-            found.setdefault(str(config.parent.relative_to(base)), config.parent)
-    return found
+    """name -> path for vocoder files and released folders (which ones: the core's registry says)."""
+    def folders(name: str) -> list[str]:
+        return folder_paths.get_folder_paths(name) if name in folder_paths.folder_names_and_paths else []
+
+    return find_vocoders(folders(VOCODER_FOLDER), folders("vae"), folders("diffusion_models"))
 
 
 class LoadVocoder(io.ComfyNode):

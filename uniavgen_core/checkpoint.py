@@ -22,16 +22,13 @@ import torch
 from torch import nn
 
 from .config import ConfigError, infer_audio_config, infer_video_config
-from .gguf_dequant import dequantize
-from .gguf_file import is_gguf, read_blocks, read_gguf_header
 from .model.audio import AudioDiT
 from .model_kinds import other_model
-from .model_paths import OutsideFolderError, contained
 from .model.ops import no_init_ops
 from .model.quant_ops import attach_quantised, gguf_ops
 from .model.video import VideoDiT, resolve_compute_dtype
-from .safetensors_io import (STAGING_BYTES, PICKLE_HINT, CheckpointError, TensorInfo, read_header,
-                             read_tensor)
+from .weights import (CheckpointError, TensorInfo, check_keys, listing, open_file, open_index, read_json,
+                      read_state_dict, strip_prefix)
 
 __all__ = ["CheckpointError", "is_audio_key", "load_audio_dit", "load_uniavgen", "load_video_dit",
            "open_checkpoint", "plan_half", "quant_types", "storage_dtype"]
@@ -44,9 +41,6 @@ AUDIO_PREFIXES = ("audio_blocks.", "audio_embedding.", "text_embedding.", "text_
 AUDIO_KEYS = ("audio_padding",)
 # Wrappers some tools add around the official names; stripped only when every key has them.
 STRIPPED_PREFIXES = ("model.diffusion_model.", "diffusion_model.")
-PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl")
-_LIST_LIMIT = 12
-MAX_JSON_BYTES = 64 << 20  # an index or config.json is kilobytes; anything this large is another file
 
 
 def is_audio_key(key: str) -> bool:
@@ -66,23 +60,6 @@ class CheckpointSource:
         return {k: self.tensors[k].shape for k in keys}
 
 
-def _json_text(path: Path, what: str, fix: str) -> object:
-    """Parsed JSON of a small model file; CheckpointError naming the file (never echoing its bytes)."""
-    try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise CheckpointError(f"{path} is {path.stat().st_size} bytes, too large for {what}; {fix}")
-        raw = path.read_bytes()
-    except OSError as e:
-        raise CheckpointError(f"{path} cannot be read ({e.strerror or type(e).__name__}); {fix}") from None
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise CheckpointError(f"{path} is not text (not UTF-8), so it is not {what}; {fix}") from None
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}), "
-                              f"so it is not {what}; {fix}") from None
-
-
 _CONFIG_FIX = "re-download config.json with the checkpoint, or delete it (the shapes say enough)"
 
 
@@ -90,7 +67,7 @@ def _config_json(folder: Path, metadata: Mapping[str, str]) -> dict:
     """The WanModel config: config.json in the folder, else a `config` entry of the file metadata."""
     candidate = folder / "config.json"
     if candidate.is_file():
-        config = _json_text(candidate, "a model config", _CONFIG_FIX)
+        config = read_json(candidate, "a model config", _CONFIG_FIX)
         origin = str(candidate)
     elif "config" in metadata:
         try:
@@ -107,59 +84,6 @@ def _config_json(folder: Path, metadata: Mapping[str, str]) -> dict:
     return config
 
 
-_INDEX_FIX = "re-download the index json released with the checkpoint"
-
-
-def _weight_map(index: Path) -> dict[str, str]:
-    data = _json_text(index, "a safetensors index", _INDEX_FIX)
-    weight_map = data.get("weight_map") if isinstance(data, dict) else None
-    if not isinstance(weight_map, dict) or not weight_map:
-        raise CheckpointError(f"{index} has no 'weight_map' object (tensor name -> shard file), so it is "
-                              f"not a safetensors index; {_INDEX_FIX}")
-    bad = [k for k, v in weight_map.items() if not isinstance(v, str)]
-    if bad:
-        raise CheckpointError(f"{index}: the weight_map entry {bad[0]!r} is not a shard file name "
-                              f"({len(bad)} such entries); {_INDEX_FIX}")
-    return weight_map
-
-
-def _open_index(index: Path) -> CheckpointSource:
-    weight_map = _weight_map(index)
-    shards = sorted(set(weight_map.values()))
-    # Containment first: names leading outside the folder are refused without being opened.
-    paths = {}
-    for shard in shards:
-        try:
-            paths[shard] = contained(index.parent, shard, f"{index.name} names the shard")
-        except OutsideFolderError as e:
-            raise CheckpointError(f"{index.parent}: {e}; {_INDEX_FIX}") from None
-    missing = [s for s in shards if not paths[s].is_file()]
-    if missing:
-        n_keys = sum(1 for s in weight_map.values() if s in missing)
-        raise CheckpointError(f"{index.parent}: {len(missing)} of {len(shards)} shards are missing "
-                              f"({', '.join(missing)}; {n_keys} tensors); download them into that folder")
-    tables, metadata = {}, {}
-    for shard in shards:
-        tables[shard], meta = read_header(paths[shard])
-        metadata.update(meta)
-    tensors = {}
-    for key, shard in weight_map.items():
-        if key not in tables[shard]:
-            raise CheckpointError(f"{index} maps {key!r} to {shard}, which does not hold it; "
-                                  "re-download the shard")
-        tensors[key] = tables[shard][key]
-    return CheckpointSource(index, tensors, _config_json(index.parent, metadata))
-
-
-def _open_file(path: Path) -> CheckpointSource:
-    # by content: a GGUF saved under another name still loads; a non-GGUF .gguf gets a clear error
-    if path.suffix.lower() == ".gguf" or is_gguf(path):
-        tensors, metadata = read_gguf_header(path)
-    else:
-        tensors, metadata = read_header(path)
-    return CheckpointSource(path, tensors, _config_json(path.parent, metadata))
-
-
 def open_checkpoint(path: str | Path) -> CheckpointSource:
     """Sharded folder, its index json, or one .safetensors file."""
     path = Path(path)
@@ -167,34 +91,29 @@ def open_checkpoint(path: str | Path) -> CheckpointSource:
         raise CheckpointError(f"checkpoint {path} does not exist")
     if path.is_dir():
         if (path / INDEX_NAME).is_file():
-            source = _open_index(path / INDEX_NAME)
+            source = _from_index(path / INDEX_NAME)
         else:
             files = sorted(path.glob("*.safetensors"))
             if len(files) != 1:
                 raise CheckpointError(f"{path} holds no {INDEX_NAME} and {len(files)} .safetensors files; "
                                       "give the sharded UniAVGen folder or one .safetensors file")
-            source = _open_file(files[0])
+            source = _from_file(files[0])
     elif path.name.endswith(".index.json"):
-        source = _open_index(path)
-    elif path.suffix.lower() in PICKLE_SUFFIXES:
-        raise CheckpointError(f"{path} is a pickle checkpoint: {PICKLE_HINT}")
+        source = _from_index(path)
     else:
-        source = _open_file(path)
-    source.tensors = _strip_prefix(source.tensors)
+        source = _from_file(path)
+    source.tensors = strip_prefix(source.tensors, STRIPPED_PREFIXES, str(path))
     return source
 
 
-def _strip_prefix(tensors: dict[str, TensorInfo]) -> dict[str, TensorInfo]:
-    for prefix in STRIPPED_PREFIXES:
-        if tensors and all(k.startswith(prefix) for k in tensors):
-            return {k[len(prefix):]: v for k, v in tensors.items()}
-    return tensors
+def _from_index(index: Path) -> CheckpointSource:
+    tensors, metadata = open_index(index)
+    return CheckpointSource(index, tensors, _config_json(index.parent, metadata))
 
 
-def _listing(keys: Iterable[str]) -> str:
-    keys = sorted(keys)
-    shown = ", ".join(keys[:_LIST_LIMIT])
-    return f"{shown}, ... ({len(keys)} in all)" if len(keys) > _LIST_LIMIT else shown
+def _from_file(path: Path) -> CheckpointSource:
+    tensors, metadata = open_file(path)
+    return CheckpointSource(path, tensors, _config_json(path.parent, metadata))
 
 
 _HALVES = {
@@ -214,7 +133,7 @@ def _check_half(source: CheckpointSource, half: str, keys: list[str]) -> None:
                               f"load it with the {other} DiT loader (load_{other}_dit), or give the "
                               f"{half} half / the full checkpoint")
     raise CheckpointError(f"{source.path} is not a UniAVGen DiT checkpoint: expected keys such as "
-                          f"{anchor!r}, found {_listing(source.tensors)}. VAE, umT5 and vocoder files go to "
+                          f"{anchor!r}, found {listing(source.tensors)}. VAE, umT5 and vocoder files go to "
                           "their own loaders")
 
 
@@ -242,47 +161,8 @@ def _storage_dtype(infos: Iterable[TensorInfo]) -> torch.dtype:
 
 def _verify(source: CheckpointSource, half: str, model: nn.Module, keys: list[str]) -> None:
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    missing, unexpected = set(expected) - set(keys), set(keys) - set(expected)
-    if missing or unexpected:
-        lines = [f"{source.path}: the {half} half does not match the UniAVGen key set"]
-        if missing:
-            lines.append(f"missing keys: {_listing(missing)}")
-        if unexpected:
-            lines.append(f"unexpected keys: {_listing(unexpected)}")
-        lines.append("use the official checkpoint (or a single file converted from it) with unchanged "
-                     "key names")
-        raise CheckpointError("\n".join(lines))
-    wrong = [f"{k}: file {list(source.tensors[k].shape)}, model {list(expected[k])}"
-             for k in sorted(keys) if source.tensors[k].shape != expected[k]]
-    if wrong:
-        raise CheckpointError(f"{source.path}: {len(wrong)} tensors of the {half} half have unexpected "
-                              f"shapes (first: {'; '.join(wrong[:_LIST_LIMIT])}); the checkpoint is "
-                              "inconsistent")
-
-
-def _read_state_dict(keys: list[str], source: CheckpointSource, dtype: torch.dtype | None,
-                     device: torch.device, blocks: set[str] = frozenset(),
-                     expand_to: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
-    """Read the keys file by file in offset order; each tensor is cast while read, then moved.
-
-    Quantised tensors in `blocks` stay raw blocks; other quantised ones are expanded to `expand_to`.
-    """
-    by_file: dict[Path, list[str]] = {}
-    for k in keys:
-        by_file.setdefault(source.tensors[k].path, []).append(k)
-    state, staging = {}, torch.empty(STAGING_BYTES if dtype is not None else 0, dtype=torch.uint8)
-    for path, names in by_file.items():
-        with open(path, "rb") as f:
-            for k in sorted(names, key=lambda n: source.tensors[n].start):
-                info = source.tensors[k]
-                if info.quant is None:
-                    tensor = read_tensor(f, info, dtype, staging)
-                elif k in blocks:
-                    tensor = read_blocks(f, info)
-                else:
-                    tensor = dequantize(read_blocks(f, info), info.quant, info.shape, dtype or expand_to)
-                state[k] = tensor.to(device)
-    return state
+    check_keys(expected, source.shapes(keys), f"{source.path}: the {half} half",
+               "use the official checkpoint (or a single file converted from it) with unchanged key names")
 
 
 def plan_half(source: CheckpointSource, half: str) -> tuple[list[str], object]:
@@ -335,7 +215,7 @@ def _load_half(source: CheckpointSource, half: str, dtype: torch.dtype | None, o
     if len(blocks) < len(quantised):
         log.info("%s: %d quantised tensors of the %s half expanded while loading (no on-the-fly layer for "
                  "them)", source.path, len(quantised) - len(blocks), half)
-    state = _read_state_dict(keys, source, dtype, torch.device(device), blocks, dtype or stored)
+    state = read_state_dict(source.tensors, keys, dtype, device, blocks, dtype or stored)
     model.load_state_dict(state, strict=True, assign=True)
     model.compute_dtype = compute
     held = str(dtype or stored)

@@ -2,6 +2,7 @@
 
     python -m uniavgen_core.convert OFFICIAL_FOLDER OUT_FOLDER [--vocab vocab.txt] [--vocoder FOLDER]
         [--dtype bf16] [--video-fp8] [--gguf Q8_0|Q5_1|Q4_1|Q4_0|BF16]
+    python -m uniavgen_core.convert --vocoder VOCODER OUT    (the vocoder alone; OUT a folder or .safetensors)
 
 Tensors stream one at a time from the shards into the new file (peak RAM about one tensor), after
 the keys and shapes of each half were checked against the model built from the inferred config,
@@ -17,6 +18,7 @@ import argparse
 import json
 import logging
 import struct
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -28,6 +30,9 @@ from .safetensors_io import DTYPES as SAFETENSORS_DTYPES
 from .safetensors_io import read_tensor
 from .text import VOCAB_METADATA_KEY, Vocabulary
 from .vocab_files import find_vocabulary
+from .vocoder_files import (VocoderLoadError, VocoderSource, expected_configs, folder_config, pickled_weights,
+                            read_vocoder_source, save_vocoder_single_file)
+from .weights import merge_tables
 
 log = logging.getLogger(__name__)
 
@@ -129,13 +134,47 @@ def write_half_gguf(source_path: str | Path, half: str, out: str | Path, qtype: 
     return Path(out)
 
 
-def write_vocoder(folder: str | Path, out: str | Path) -> Path:
-    """The released vocoder folder (config.json + weights) as one safetensors file."""
-    from .vocoder_files import read_vocoder_source, save_vocoder_single_file
+def _read_pickled(path: Path) -> dict[str, torch.Tensor]:
+    """A pickled state dict, tensors only (weights_only=True refuses anything that would run code)."""
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as err:  # torch.load raises many types for a bad or unsafe file; all mean the same
+        raise VocoderLoadError(f"{path} is not a loadable weights file ({type(err).__name__}: a damaged "
+                               "file, or a pickle holding more than tensors); re-download it") from None
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise VocoderLoadError(f"{path} is not a plain state dict of tensors; re-download it")
+    return dict(state)
 
-    source = read_vocoder_source(folder)
-    path = save_vocoder_single_file(out, source.state_dict, source.backend, source.config)
-    log.info("vocoder (%s) -> %s", source.backend, path)
+
+def read_vocoder(source: str | Path) -> VocoderSource:
+    """A vocoder folder or file as the loader reads it, or (pickled weights) through torch.load."""
+    source = Path(source)
+    pickled = pickled_weights(source) if source.exists() else []
+    if not pickled:
+        return read_vocoder_source(source)
+    found = folder_config(source if source.is_dir() else source.parent)
+    if found is None:
+        raise VocoderLoadError(f"{source} has no vocoder config beside its weights: put the config file "
+                               f"released with it there, one of {expected_configs()}")
+    folder = source if source.is_dir() else source.parent
+    state = merge_tables(((p, _read_pickled(p)) for p in pickled), folder, VocoderLoadError)
+    return VocoderSource(found[0].name, found[1], state, str(source))
+
+
+def write_vocoder(source: str | Path, out: str | Path) -> Path:
+    """A vocoder (released folder, or pickled weights beside their config) as one safetensors file.
+
+    `out` is the file, or a folder to write uniavgen_vocoder.safetensors into. The file loads
+    alone (its config is in the metadata) and, written into the vocoder's folder, makes that folder
+    load too.
+    """
+    vocoder = read_vocoder(source)
+    out = Path(out)
+    if out.suffix != ".safetensors":
+        out = out / "uniavgen_vocoder.safetensors"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = save_vocoder_single_file(out, vocoder.state_dict, vocoder.backend, vocoder.config)
+    log.info("vocoder (%s) -> %s", vocoder.backend, path)
     return path
 
 
@@ -167,19 +206,28 @@ def convert(official: str | Path, out: str | Path, *, dtype: str = "bf16", video
 def main(argv: list[str] | None = None, prog: str = "python -m uniavgen_core.convert") -> int:
     parser = argparse.ArgumentParser(prog=prog,
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("official", type=Path, help="the downloaded folder (or its index json)")
-    parser.add_argument("out", type=Path, help="where the single files go (e.g. models/diffusion_models)")
+    parser.add_argument("official", type=Path, nargs="?",
+                        help="the downloaded folder (or its index json); leave out to convert only --vocoder")
+    parser.add_argument("out", type=Path, help="where the single files go (e.g. models/diffusion_models); "
+                        "without OFFICIAL, the vocoder's .safetensors file or its folder")
     parser.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
     parser.add_argument("--no-video-fp8", action="store_true", help="skip the fp8_e4m3fn video half")
     parser.add_argument("--vocab", type=Path, help="vocab.txt (default: beside the checkpoint)")
-    parser.add_argument("--vocoder", type=Path, help="the released vocoder folder, to write as one file")
+    parser.add_argument("--vocoder", type=Path, help="a vocoder folder or weights file (safetensors, or "
+                        "pickled .bin/.pt/.pth/.ckpt beside its config), to write as one safetensors file")
     parser.add_argument("--gguf", choices=WRITE_TYPES, help="write the halves as GGUF files of this type "
                         "instead of safetensors (Q8_0: ~half of bf16, Q4_0: ~a quarter; see README)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.official is None and args.vocoder is None:
+        parser.error("give OFFICIAL (the downloaded UniAVGen folder), or --vocoder to convert a vocoder "
+                     "alone")
     try:
-        files = convert(args.official, args.out, dtype=args.dtype, video_fp8=not args.no_video_fp8,
-                        vocab=args.vocab, vocoder=args.vocoder, gguf=args.gguf)
+        if args.official is None:
+            files = [write_vocoder(args.vocoder, args.out)]
+        else:
+            files = convert(args.official, args.out, dtype=args.dtype, video_fp8=not args.no_video_fp8,
+                            vocab=args.vocab, vocoder=args.vocoder, gguf=args.gguf)
     except (CheckpointError, FileNotFoundError, ValueError) as err:
         log.error("conversion failed: %s", err)
         return 1

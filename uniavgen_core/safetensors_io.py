@@ -43,8 +43,11 @@ class TensorInfo:
     quant: str | None = None    # GGUF block type (e.g. "Q8_0") when stored quantised; dtype is then uint8
 
 
-def read_header(path: Path) -> tuple[dict[str, TensorInfo], dict[str, str]]:
-    """Tensor table and `__metadata__` of one safetensors file; raises CheckpointError."""
+def read_header(path: Path, pickle_hint: str = PICKLE_HINT) -> tuple[dict[str, TensorInfo], dict[str, str]]:
+    """Tensor table and `__metadata__` of one safetensors file; raises CheckpointError.
+
+    `pickle_hint` is the advice given when the file turns out to be a pickle.
+    """
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(9)
@@ -52,13 +55,13 @@ def read_header(path: Path) -> tuple[dict[str, TensorInfo], dict[str, str]]:
         plausible = len(head) == 9 and head[8:] == b"{" and n <= MAX_HEADER_BYTES
         if not plausible and (head[:4] == b"PK\x03\x04" or head[:1] == b"\x80"):
             raise CheckpointError(f"{path} is a PyTorch pickle/zip checkpoint, not safetensors: "
-                                  f"{PICKLE_HINT}")
+                                  f"{pickle_hint}")
         if len(head) < 9:
             raise CheckpointError(f"{path} is {size} bytes long, too short for a safetensors file")
         if not plausible or 8 + n > size:
-            raise CheckpointError(f"{path} is not a valid safetensors file (header length {n} for a "
-                                  f"{size}-byte file): truncated or another format; re-download or "
-                                  "convert it")
+            raise CheckpointError(f"{path} is not a readable safetensors file: its header length {n} "
+                                  f"does not fit the {size}-byte file (not a valid safetensors file: "
+                                  "truncated or another format); re-download or convert it")
         try:
             header = json.loads((b"{" + f.read(n - 1)).decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:

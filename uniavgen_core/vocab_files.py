@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .gguf_file import is_gguf, read_gguf_header
-from .safetensors_io import read_header
+from .gguf_file import is_gguf
 from .text import VOCAB_METADATA_KEY, Vocabulary
+from .weights import open_file
 
 VOCAB_FILE = "vocab.txt"
 MAX_VOCAB_BYTES = 4 << 20  # the released list is 15 kB; a larger file is something else
@@ -47,7 +47,7 @@ def find_vocabulary(checkpoint: str | Path, expected_size: int | None = None) ->
     checkpoint = Path(checkpoint)
     vocab, origin = None, ""
     if checkpoint.is_file() and (checkpoint.suffix in (".safetensors", ".gguf") or is_gguf(checkpoint)):
-        _tensors, metadata = (read_gguf_header if is_gguf(checkpoint) else read_header)(checkpoint)
+        _tensors, metadata = open_file(checkpoint)
         if metadata.get(VOCAB_METADATA_KEY):
             try:
                 vocab = Vocabulary.from_text(metadata[VOCAB_METADATA_KEY])

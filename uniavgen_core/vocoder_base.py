@@ -7,13 +7,22 @@ mel [B, C, T]. Both return float32 [B, N] in [-1, 1] at `sample_rate`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from .mel import MelConfig, denormalise_mel
-from .vocoder_files import save_vocoder_single_file
+from .vocoder_files import VocoderLoadError, save_vocoder_single_file
+from .weights import check_keys
+
+
+def check_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor], origin: str, kind: str) -> None:
+    """Strict loading: the weights' keys and shapes are exactly the model's (the pack's one key rule)."""
+    check_keys({k: tuple(v.shape) for k, v in model.state_dict().items()},
+               {k: tuple(v.shape) for k, v in state_dict.items()}, f"{origin} ({kind} vocoder)",
+               "check that config and weights come from the same release and vocoder type", VocoderLoadError)
 
 
 def resolve_dtype(device: torch.device, dtype: torch.dtype | None) -> torch.dtype:

@@ -1,7 +1,7 @@
 """Optional Vocos backend (package `vocos`, which needs torchaudio), for audio DiTs trained on
 Vocos' own mel (100 HTK bins, hop 256, un-normalised log). It cannot decode UniAVGen mels.
 
-Shapes: B = batch, T = mel frames, C = mel bins, N = samples.
+Shapes: B = batch, T = mel frames, C = mel bins, N = samples. The backend registers itself.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from torch import nn
 
 from .mel import VOCOS_MEL, MelConfig
 from .optional import import_optional
-from .vocoder_base import Vocoder, resolve_dtype
-from .vocoder_files import VocoderLoadError, check_state_dict
+from .vocoder_base import Vocoder, check_weights, resolve_dtype
+from .vocoder_files import VocoderLoadError
+from .vocoder_registry import VocoderBackend, register
 
 SUPPORTED_FEATURES = "vocos.feature_extractors.MelSpectrogramFeatures"
 _PARTS = ("feature_extractor", "backbone", "head")
@@ -77,7 +78,7 @@ class VocosVocoder(Vocoder):
                         origin: str = "state dict") -> "VocosVocoder":
         mel_config = vocos_mel_config(config)
         model = cls.build(config)
-        check_state_dict(model.state_dict(), state_dict, f"Vocos vocoder from {origin}")
+        check_weights(model, state_dict, origin, "Vocos")
         model.load_state_dict(state_dict, strict=True)
         device = torch.device(device)
         model = model.to(device=device, dtype=resolve_dtype(device, dtype)).eval().requires_grad_(False)
@@ -94,3 +95,10 @@ class VocosVocoder(Vocoder):
 
     def synthesise(self, log_mel: torch.Tensor) -> torch.Tensor:
         return self.model.decode(log_mel)
+
+
+BACKEND = register(VocoderBackend(
+    name="vocos", title="a Vocos mel vocoder", release="the Vocos model folder (config.yaml + weights)",
+    config_files=("config.yaml",), release_folders=(), name_hints=("vocos",),
+    key_markers=("backbone.embed.weight",), load=VocosVocoder.from_state_dict,
+    accepts=lambda config: all(part in config for part in _PARTS)))

@@ -62,6 +62,17 @@ def test_no_unsafe_calls(path: Path):
     assert problems(path.read_text(encoding="utf-8"), str(path.relative_to(REPO_ROOT))) == []
 
 
+def test_only_the_converter_unpickles():
+    """The nodes load safetensors/GGUF only; reading a pickled file (torch.load, weights_only) is the
+    converter's job alone (uniavgen_core/convert.py)."""
+    def calls_torch_load(path: Path) -> bool:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        return any(isinstance(n, ast.Call) and _name(n.func).endswith("torch.load") for n in ast.walk(tree))
+
+    callers = [p.relative_to(REPO_ROOT).as_posix() for p in PACK_FILES if calls_torch_load(p)]
+    assert callers == ["uniavgen_core/convert.py"]
+
+
 def test_the_checker_catches_what_it_bans():
     source = ("import subprocess\nimport torch\nfrom urllib import request\n"
               "x = eval('1')\ntorch.load('a.pt')\ntorch.load('b.pt', weights_only=True)\n"

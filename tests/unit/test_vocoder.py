@@ -4,12 +4,16 @@ both file formats, strict loading with clear errors, mel validation."""
 from __future__ import annotations
 
 import json
+import shlex
+from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+import uniavgen_core
 from helpers.vocoder import TINY_BIGVGAN
+from uniavgen_core.convert import main as convert_main
 from uniavgen_core.mel import denormalise_mel
 from uniavgen_core.vocoder import BigVGANSettings, BigVGANVocoder, load_vocoder
 from uniavgen_core.vocoder_files import VOCODER_CONFIG_KEY, VocoderLoadError
@@ -77,12 +81,14 @@ def test_key_mismatches_name_the_keys(vocoder, tmp_path):
     state = dict(vocoder.model.state_dict())
     state.pop("conv_post.weight")
     state["surprise.weight"] = torch.zeros(1)
-    with pytest.raises(VocoderLoadError, match=r"1 missing \(e\.g\. conv_post\.weight\).*1 unexpected "
-                                               r"\(e\.g\. surprise\.weight\)"):
+    with pytest.raises(VocoderLoadError, match=r"(?s)state dict \(BigVGAN vocoder\) does not match the "
+                                               r"model's keys.*missing keys: conv_post\.weight\n"
+                                               r"unexpected keys: surprise\.weight\ncheck that config"):
         BigVGANVocoder.from_state_dict(state, TINY_BIGVGAN)
     wide = BigVGANSettings(upsample_initial_channel=128, resblock_kernel_sizes=(3, 5),
                            resblock_dilation_sizes=((1, 3, 5), (1, 3, 5)))
-    shape_error = r"\d+ wrong shape \(e\.g\. activation_post\.act\.alpha: file \(1,\) vs model \(2,\)"
+    shape_error = (r"\d+ tensors have unexpected shapes \(first: activation_post\.act\.alpha: file \[1\], "
+                   r"model \[2\]")
     with pytest.raises(VocoderLoadError, match=shape_error):
         BigVGANVocoder.from_state_dict(vocoder.model.state_dict(), wide)
 
@@ -106,13 +112,31 @@ def test_file_errors(vocoder, tmp_path):
         load_vocoder(empty)
 
 
-def test_torch_pickle_weights_load_with_weights_only(vocoder, tmp_path):
-    folder = tmp_path / "bin"
+@pytest.mark.parametrize("pick", ["folder", "file"])
+def test_pickles_are_refused_with_the_converter_command_that_works(vocoder, tmp_path, pick, monkeypatch):
+    folder = tmp_path / "bin vocoder"  # a space: the command quotes its paths
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(TINY_BIGVGAN.to_dict()))
     torch.save(vocoder.model.state_dict(), folder / "pytorch_model.bin")
+    source = folder if pick == "folder" else folder / "pytorch_model.bin"
+    unpickled = []
+    monkeypatch.setattr(torch, "load", lambda *a, **k: unpickled.append(a))
+    with pytest.raises(VocoderLoadError) as err:
+        load_vocoder(source)
+    assert not unpickled  # refused by name, never unpickled
+    message = str(err.value)
+    assert "pytorch_model.bin" in message and "safetensors only" in message
+    command = shlex.split(message.rsplit(": ", 1)[1])
+    pack = Path(uniavgen_core.__file__).parents[1]
+    assert command[:6] == ["cd", str(pack), "&&", "python", "-m", "uniavgen_tools.convert"]
+    assert command[6] == "--vocoder" and Path(command[7]) == source
+    monkeypatch.undo()
+    assert convert_main(command[6:]) == 0  # what `python -m uniavgen_tools.convert` calls
+    out = Path(command[8])
+    assert out.parent == folder and out.suffix == ".safetensors"
     mel = _mel(2, 80)
-    torch.testing.assert_close(load_vocoder(folder).decode(mel), vocoder.decode(mel), rtol=0, atol=0)
+    for path in (folder, out):  # the folder now has safetensors weights; the file carries its config
+        torch.testing.assert_close(load_vocoder(path).decode(mel), vocoder.decode(mel), rtol=0, atol=0)
 
 
 def test_wrong_mel_bins_are_rejected(vocoder):
@@ -126,7 +150,7 @@ def test_released_defaults():
     s = BigVGANSettings()
     assert s.hop_length == 240 and s.mel_dim == 80 and s.upsample_initial_channel == 1536
     with torch.device("meta"):
-        from uniavgen_core.vocoder import _construct
+        from uniavgen_core.vocoder_bigvgan import _construct
 
         model = _construct(s)
     assert sum(p.numel() for p in model.parameters()) == 115_443_504  # Qwen2.5-Omni BigVGAN defaults

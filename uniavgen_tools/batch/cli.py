@@ -72,9 +72,9 @@ def parser() -> argparse.ArgumentParser:
     models.add_argument("--weight-dtype", help="default, bf16, fp16 or fp8_e4m3fn")
     models.add_argument("--text-encoder", help="umT5 file in models/text_encoders")
     models.add_argument("--vae", help="Wan 2.2 VAE file in models/vae")
-    models.add_argument("--vocoder", help="vocoder name as Load UniAVGen Vocoder lists it")
+    models.add_argument("--vocoder", help="vocoder name as UniAVGen Load Vocoder lists it")
     p.add_argument("--long", action="store_true",
-                   help="tasks 2 and 3: run every row through the Long-form node (workflows "
+                   help="tasks 2 and 3: run every row through the Long Form node (workflows "
                         "uniavgen_long_a2v / uniavgen_long_v2a), so audio or video longer than one 5.06 s "
                         "window is accepted; the output is as long as the row's audio or video")
     p.add_argument("--quiet", action="store_true", help="no progress bar, only warnings")

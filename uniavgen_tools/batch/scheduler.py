@@ -25,7 +25,7 @@ from .rows import Row, RowError, check_row, read_rows
 from .server import Outcome, Refused, Server, ServerDown
 from .twins import ROW_NODES, PromptHook, Settings, TwinError, build_prompt, choose_models, load_twin
 
-log = logging.getLogger("uniavgen.batch")
+log = logging.getLogger(__name__)
 EventHook = Callable[[str, str, str, dict], None]   # (server url, event type, data_id, data)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-log = logging.getLogger("uniavgen.batch")
+log = logging.getLogger(__name__)
 
 # Errors that say "this server, now" rather than "this row": the row is retried elsewhere.
 SERVER_SIDE_TYPES = ("OutOfMemoryError", "OutOfMemory", "InterruptProcessingException", "AcceleratorError",

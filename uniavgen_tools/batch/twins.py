@@ -20,7 +20,7 @@ API_DIR = API_TWINS
 CLIP, CAPTION, NEGATIVE, VAE, IMAGE = "1", "2", "3", "4", "5"
 VIDEO_DIT, AUDIO_DIT, SPEECH, SAMPLER = "7", "8", "9", "10"
 VOCODER, SAVE, AUDIO, VIDEO = "12", "15", "16", "18"
-LONG = "21"   # the Long-form node of the long A2V / V2A twins (--long): text and settings go there
+LONG = "21"   # the Long Form node of the long A2V / V2A twins (--long): text and settings go there
 CLASSES = {CLIP: "CLIPLoader", CAPTION: "CLIPTextEncode", NEGATIVE: "CLIPTextEncode", VAE: "VAELoader",
            IMAGE: "LoadImage", VIDEO_DIT: "UniAVGenLoadVideoDiT", AUDIO_DIT: "UniAVGenLoadAudioDiT",
            SPEECH: "UniAVGenSpeechText", SAMPLER: "UniAVGenSampler", VOCODER: "UniAVGenLoadVocoder",
@@ -60,7 +60,7 @@ class TwinError(ValueError):
 
 
 def load_twin(task: int, api_dir: Path = API_DIR, *, long: bool = False) -> dict:
-    """The task's twin; `long`: its long-clip twin (the Long-form node takes any length)."""
+    """The task's twin; `long`: its long-clip twin (the Long Form node takes any length)."""
     if long and task not in LONG_TWINS:
         raise TwinError(f"--long runs audio-driven (2) and dubbing (3) rows of any length; task {task} "
                         "has no long twin (drop --long)")
@@ -146,7 +146,7 @@ def build_prompt(template: dict, row: Row, task: int, settings: Settings, upload
     values = row.values
     prompt[CAPTION]["inputs"]["text"] = values.get("prompt", "")
     prompt[NEGATIVE]["inputs"]["text"] = str(settings.yaml.get("video_negative_prompt") or "")
-    if LONG in prompt:   # a long twin: the Long-form node speaks and samples
+    if LONG in prompt:   # a long twin: the Long Form node speaks and samples
         prompt[LONG]["inputs"].update(text=values.get("speech_content", ""),
                                       language=values.get("lang") or "en")
         sampler = prompt[LONG]

@@ -205,7 +205,7 @@ def native_a2v() -> tuple[list[Node], list[dict]]:
 
 
 def _long_form(task: str, extra: list[Node], links: dict[str, tuple[int, int]], widgets: dict) -> list[Node]:
-    """Loaders, captions, the Long-form node fed by `links`, and the video saved with its audio."""
+    """Loaders, captions, the Long Form node fed by `links`, and the video saved with its audio."""
     keep = {1, 2, 3, 4, 7, 8, 12}
     shared = [n for n in _shared(task, {}) if n.id in keep]
     for node in shared:
