@@ -15,7 +15,6 @@ from helpers.clips import check_mp4
 
 from .test_workflows_run import EXPECTED_FRAMES, EXPECTED_SIZE, STEMS
 
-pytest.importorskip("gguf")
 FOLDER = "uniavgen_tiny_gguf"
 VIDEO, AUDIO = f"{FOLDER}/uniavgen_video_Q8_0.gguf", f"{FOLDER}/uniavgen_audio_Q8_0.gguf"
 

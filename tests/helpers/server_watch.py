@@ -28,12 +28,6 @@ def rss_bytes(server: ComfyServer) -> int:
         raise RuntimeError(f"no VmRSS for pid {pid}") from None
 
 
-def free_caches(server: ComfyServer) -> None:
-    """POST /free: the next prompt runs every node again (ComfyUI resets its caches first)."""
-    status, _ = server.post_json("/free", {"unload_models": True, "free_memory": True})
-    assert status == 200
-
-
 def run_ok(server: ComfyServer, prompt: dict, timeout: float = 300) -> dict:
     entry = server.run_prompt(prompt, timeout=timeout)
     assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]

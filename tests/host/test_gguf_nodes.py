@@ -7,6 +7,7 @@ import json
 import shutil
 
 import numpy as np
+import gguf
 import pytest
 import torch
 
@@ -20,7 +21,6 @@ from uniavgen_core.model import PassFlags, joint_forward
 from uniavgen_core.model.ops import no_init_ops
 from uniavgen_core.safetensors_io import read_tensor
 
-gguf = pytest.importorskip("gguf")
 
 VIDEO_NODE, AUDIO_NODE = "UniAVGenLoadVideoDiT", "UniAVGenLoadAudioDiT"
 # the type error each file may add to one joint forward of the tiny model (relative L2, both outputs)

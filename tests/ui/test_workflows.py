@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from uniavgen_tools.dev.browser import close_dialogs, export_api_prompt, fit_view, load_workflow, read_graph
-from helpers.paths import REPO_ROOT
+from uniavgen_tools.paths import API_TWINS, PACK_ROOT, WORKFLOWS
 from uniavgen_tools.dev.workflow_check import (
     api_prompt_mismatches,
     declared_inputs_from_object_info,
@@ -22,16 +22,14 @@ from uniavgen_tools.dev.workflow_check import (
     workflow_mismatches,
 )
 
-WORKFLOWS = sorted((REPO_ROOT / "workflows").glob("*.json"))
-API_PROMPTS = REPO_ROOT / "workflows" / "api"
-
-_PARAMS = [pytest.param(path, id=path.stem) for path in WORKFLOWS] or [
-    pytest.param(None, id="none", marks=pytest.mark.skip(
-        reason="workflows/ holds no *.json yet (the example workflows are written later); "
-               "test_frontend_smoke.py covers the same checks on a built-in workflow"))]
+WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.json"))
 
 
-@pytest.mark.parametrize("path", _PARAMS)
+def test_the_shipped_workflows_are_there():
+    assert len(WORKFLOW_FILES) >= 9, WORKFLOW_FILES
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.stem)
 def test_workflow_opens_as_saved(path: Path, comfy_page, server, screenshot):
     workflow = json.loads(path.read_text())
     report = load_workflow(comfy_page, workflow, path.name)
@@ -45,9 +43,9 @@ def test_workflow_opens_as_saved(path: Path, comfy_page, server, screenshot):
     problems = workflow_mismatches(workflow, read_graph(comfy_page.page), optional_widget_defaults(info))
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
 
-    twin_path = API_PROMPTS / path.name
+    twin_path = API_TWINS / path.name
     if not twin_path.is_file():
-        warnings.warn(f"{path.name} has no API twin at {twin_path.relative_to(REPO_ROOT)}", stacklevel=1)
+        warnings.warn(f"{path.name} has no API twin at {twin_path.relative_to(PACK_ROOT)}", stacklevel=1)
         return
     exported = export_api_prompt(comfy_page)
     declared = declared_inputs_from_object_info(server.get_json("/object_info"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import gguf
 import pytest
 import torch
 
@@ -12,7 +13,6 @@ from uniavgen_core.gguf_file import read_blocks, read_gguf_header
 from uniavgen_core.gguf_write import WRITE_TYPES, GGUFTensor, encode, tensor_type, write_gguf
 from uniavgen_core.model.quant_ops import gguf_ops
 
-gguf = pytest.importorskip("gguf")
 pytestmark = pytest.mark.unit
 
 # float16 bit patterns for a block's scale fields: zero, both signs of the largest finite value, the
