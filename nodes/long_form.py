@@ -32,7 +32,7 @@ from .native_guider import GuiderSettings, sample_task
 from .native_model import native_model
 from .payloads import MelClip, MelRole
 from .sampler import UniAVGenSampler
-from .setting_checks import check_settings, settings_message
+from .setting_checks import check_settings
 from .task_inputs import _check_role, check_vocabulary, normalise_latent, user_words
 from .vocoder import check_finite_wave, fit_length
 
@@ -120,18 +120,13 @@ class LongForm(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, language: str | None = None, voice_anchor: str | None = None,
-                        length: int | None = None, seed: int | None = None, steps: int | None = None,
-                        shift: float | None = None, video_cfg: float | None = None,
-                        audio_cfg: float | None = None, macfg_fraction: float | None = None,
-                        slg_layer: int | None = None) -> bool | str:
-        # ComfyUI 0.3.75 does not check V3 combo values sent through the API
+    def validate_inputs(cls, language: str | None = None, voice_anchor: str | None = None) -> bool | str:
+        # ComfyUI 0.3.75 does not check V3 combo values sent through the API. The sampler settings
+        # are checked in execute(), before any window: ComfyUI would pin an error from here on every
+        # input this signature names, and the combo errors must stay on their own input.
         return (combo_problem(cls, NODE, f"Choose one of {LANGUAGES}.", language=language)
                 or combo_problem(cls, NODE, f"Choose one of {list(VOICE_ANCHORS)}.",
                                  voice_anchor=voice_anchor)
-                or settings_message(NODE, length=length, seed=seed, steps=steps, shift=shift,
-                                    video_cfg=video_cfg, audio_cfg=audio_cfg, macfg_fraction=macfg_fraction,
-                                    slg_layer=slg_layer)
                 or True)
 
     @classmethod

@@ -22,14 +22,14 @@ class SettingProblem:
     field: str
     value: object
     rule: str      # what the core allows, for the core's own error text
-    advice: str    # what to do, worded for a node input ("use 1..1000 (official 50)")
+    advice: str    # what to do, for a node input ("use 1..1000 (official 50)"); {input} = its id
 
     def __str__(self) -> str:
         return f"{self.field} must be {self.rule}, got {self.value!r}"
 
     def worded(self, input_name: str) -> str:
         """The problem for a node input: "'steps' is 0; use 1..1000 (official 50)"."""
-        return f"'{input_name}' is {self.value}; {self.advice}"
+        return f"'{input_name}' is {self.value}; " + self.advice.replace("{input}", input_name)
 
 
 def _is_int(value: object) -> bool:
@@ -69,9 +69,9 @@ def setting_problems(*, steps: int | None = None, shift: float | None = None, vi
           "an integer layer index, or -1 or 0 to turn it off",
           "use -1 or 0 (off) or a layer index (official 11)")
     check("cache_threshold", cache_threshold, lambda v: _finite(v) and v >= 0,
-          "a finite number >= 0 (0 = off)", "it must be a finite number >= 0 (0 = off, exact)")
+          "a finite number >= 0 (0 = off)", "'{input}' must be a finite number >= 0 (0 = off, exact)")
     check("seed", seed, lambda v: _is_int(v) and 0 <= v < SEEDS,
-          "an integer in [0, 2**64)", f"use 0..{SEEDS - 1}")
+          "an integer in [0, 2**64)", "use an integer in [0, 2**64)")
     if frames is not None:
         problem = clip_length_problem(frames)
         if problem:

@@ -1,5 +1,6 @@
 """One rule set for the sampling settings: the Sampler, Long-form and native nodes refuse the same bad
-value, before and at run time, each naming itself and its input (the rules: uniavgen_core.settings)."""
+value in the same words, each naming itself and its input, at run time and (all but Long-form) before
+the queue too (the rules: uniavgen_core.settings)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ BAD = [
     ("steps", 0, "use 1..1000"),
     ("shift", 0.0, "must be > 0"),
     ("length", 80, "4k+1 frames, at least 5"),
-    ("step_cache", -0.1, "must be a finite number >= 0"),
+    ("step_cache", -0.1, "'step_cache' must be a finite number >= 0"),
+    ("seed", -3, "use an integer in [0, 2**64)"),
 ]
 CASES = [(node, name, value, words) for name, value, words in BAD for node in GOOD if name in GOOD[node]]
 
@@ -60,19 +62,26 @@ def test_every_rule_reaches_each_node_with_that_input(pack):
     assert nodes_per_input["step_cache"] == {SAMPLER, GUIDER}
 
 
-@pytest.mark.parametrize(("node", "name", "value", "words"), CASES)
-def test_validation_refuses_with_node_input_and_value(pack, node, name, value, words):
-    message = _validated(node, **{name: value})
-    assert isinstance(message, str), message
-    assert message.startswith(f"{NAMES[node]}: '{name}' is {value}; ") and words in message, message
+def _named_when_validating(node: str, name: str) -> bool:
+    return name in inspect.signature(node_class(node).validate_inputs).parameters
 
 
 @pytest.mark.parametrize(("node", "name", "value", "words"), CASES)
-def test_execution_refuses_the_same_way(pack, node, name, value, words):
-    """A linked input is not known when validating; execute() applies the same rule."""
+def test_execution_refuses_with_node_input_and_value(pack, node, name, value, words):
     with pytest.raises(ValueError) as err:
         run(node, **{**GOOD[node], name: value})
-    assert str(err.value) == _validated(node, **{name: value})
+    message = str(err.value)
+    assert message.startswith(f"{NAMES[node]}: '{name}' is {value}; ") and words in message, message
+    if _named_when_validating(node, name):   # refused before the queue too, in the same words
+        assert _validated(node, **{name: value}) == message
+
+
+def test_settings_are_refused_before_the_queue_where_errors_stay_on_their_input(pack):
+    """Long-form checks its settings at the start of execute(): its validate_inputs names only its
+    combos, so ComfyUI pins a bad 'language' on 'language' alone."""
+    for node in (SAMPLER, GUIDER, SCHEDULER, CONDITIONING):
+        assert all(_named_when_validating(node, name) for n, name, *_ in CASES if n == node), node
+    assert not any(_named_when_validating(LONG, name) for n, name, *_ in CASES if n == LONG)
 
 
 @pytest.mark.parametrize("node", list(GOOD))

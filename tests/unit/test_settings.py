@@ -38,7 +38,7 @@ def test_each_broken_rule_is_one_structured_problem(field, value):
     problem = problems[0]
     assert isinstance(problem, SettingProblem) and problem.field == field and problem.value is value
     assert str(problem).startswith(f"{field} must be {problem.rule}, got ")
-    assert problem.worded("x") == f"'x' is {value}; {problem.advice}"
+    assert problem.worded("x") == f"'x' is {value}; " + problem.advice.replace("{input}", "x")
 
 
 def test_problems_come_in_a_fixed_order():
