@@ -8,13 +8,14 @@ import math
 import torch
 from comfy_api.latest import io
 
-from ..uniavgen_core.geometry import latent_frames
+from ..uniavgen_core.geometry import MIN_CLIP_FRAMES, TIME_STRIDE, VIDEO_FPS, clip_length_problem, \
+    frames_at_video_fps, latent_frames
 from ..uniavgen_core.limits import MAX_CLIP_SECONDS, REFERENCE_VOICE_SECONDS, LimitError, check_audio_shape, \
     check_frame_size
 from ..uniavgen_core.mel import MelSpectrogram
 from ..uniavgen_core.waveform import SAMPLE_RATE, prepare_speech
 from .combos import check_combos, combo_problem
-from .imaging import resize_images
+from .imaging import pick_frames, resize_images
 from .io_types import Mel
 from .payloads import MelClip, MelRole
 
@@ -90,10 +91,10 @@ class ConditionVideo(io.ComfyNode):
                 io.Image.Input("images", tooltip="The video frames (e.g. from LoadVideo -> "
                                                  "GetVideoComponents)."),
                 io.Vae.Input("vae", tooltip="The Wan 2.2 VAE (VAELoader)."),
-                io.Float.Input("fps", default=16.0, min=1.0, max=240.0, step=0.001,
+                io.Float.Input("fps", default=float(VIDEO_FPS), min=1.0, max=240.0, step=0.001,
                                tooltip="Frame rate of the input frames (GetVideoComponents' fps output). "
                                        "Frames are picked to make 16 fps."),
-                io.Int.Input("length", default=81, min=5, max=321, step=4,
+                io.Int.Input("length", default=81, min=MIN_CLIP_FRAMES, max=321, step=TIME_STRIDE,
                              tooltip="Frames of the clip at 16 fps (4k+1). 81 frames = 5.06 s, the "
                                      "official length. Longer input is trimmed; shorter is an error."),
                 io.Int.Input("short_side", default=OFFICIAL_SHORT_SIDE_PX, min=MIN_SIDE, max=2048, step=32,
@@ -108,9 +109,9 @@ class ConditionVideo(io.ComfyNode):
 
     @classmethod
     def execute(cls, images: torch.Tensor, vae, fps: float, length: int, short_side: int) -> io.NodeOutput:
-        if (length - 1) % 4:
-            raise ValueError(f"{cls.NODE}: 'length' {length} is not 4k+1 (e.g. 81); the Wan 2.2 VAE packs "
-                             "4 frames per latent after the first.")
+        if clip_length_problem(length):
+            raise ValueError(f"{cls.NODE}: 'length' {length} is not 4k+1 (e.g. 81) or is below "
+                             f"{MIN_CLIP_FRAMES}; the Wan 2.2 VAE packs 4 frames per latent after the first.")
         if not (math.isfinite(fps) and fps > 0):
             raise ValueError(f"{cls.NODE}: 'fps' is {fps}; it must be the input video's frame rate (> 0). "
                              "Connect GetVideoComponents' fps output, or type the video's rate (e.g. 25).")
@@ -129,16 +130,15 @@ def _resample_frames(node: str, images: torch.Tensor, fps: float, length: int) -
     """Nearest-frame resampling to 16 fps, then the first `length` frames."""
     available = images.shape[0]
     duration = available / fps
-    target = int(duration * 16.0 + 1e-6)
+    target = frames_at_video_fps(available, fps)
     if target < length:
         raise ValueError(
             f"{node}: the video has {available} frames at {fps:g} fps ({duration:.2f} s), which gives "
-            f"{target} frames at 16 fps; the clip needs {length} ({(length) / 16:.2f} s). Use a longer "
-            "video or a smaller 'length'.")
+            f"{target} frames at {VIDEO_FPS} fps; the clip needs {length} ({length / VIDEO_FPS:.2f} s). "
+            "Use a longer video or a smaller 'length'.")
     if target > length:
-        log.warning("%s: using the first %.2f s of a %.2f s video", node, length / 16, duration)
-    index = (torch.arange(length, dtype=torch.float64) * fps / 16.0).floor().long().clamp(max=available - 1)
-    return images[index]
+        log.warning("%s: using the first %.2f s of a %.2f s video", node, length / VIDEO_FPS, duration)
+    return pick_frames(images, fps, length)
 
 
 def _check_size(node: str, name: str, images: torch.Tensor, short_side: int) -> None:

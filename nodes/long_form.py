@@ -13,30 +13,33 @@ from comfy_api.latest import io
 
 from ..uniavgen_core import chain
 from ..uniavgen_core.chain import ANCHOR, VOICE_ANCHORS, ChainContext, ChainOps
+from ..uniavgen_core.geometry import OFFICIAL_LATENT_FRAMES, SPACE_STRIDE, VIDEO_FPS, frames_at_video_fps, \
+    pixel_frames
 from ..uniavgen_core.limits import LimitError, check_windows
 from ..uniavgen_core.long_form import join_windows, plan_windows
 from ..uniavgen_core.long_windows import join_segments, join_speech, plan_audio_windows, plan_video_windows
 from ..uniavgen_core.mel import MelSpectrogram
-from ..uniavgen_core.sampler import SamplerError, SamplerSettings
+from ..uniavgen_core.settings import SEEDS   # window n uses seed + n, wrapped into the seed range
 from ..uniavgen_core.speech_rate import WINDOW_SECONDS
 from ..uniavgen_core.tasks import TaskInputError
 from ..uniavgen_core.text import SpeechTextEncoder
 from ..uniavgen_core.waveform import SAMPLE_RATE, prepare_speech
 from .caption import caption_context
 from .combos import check_combos, combo_problem
+from .imaging import pick_frames
 from .io_types import AudioDiT, Mel, VideoDiT, Vocoder
 from .native_guider import GuiderSettings, sample_task
 from .native_model import native_model
 from .payloads import MelClip, MelRole
 from .sampler import UniAVGenSampler
+from .setting_checks import check_settings
 from .task_inputs import _check_role, check_vocabulary, normalise_latent, user_words
 from .vocoder import check_finite_wave, fit_length
 
 log = logging.getLogger(__name__)
 NODE = "UniAVGen Long Form"
 LANGUAGES = ["en", "zh"]
-SEEDS = 2**64  # window n uses seed + n, wrapped into the range the schema allows
-FRAMES = 81  # one released window: 81 frames at 16 fps
+FRAMES = pixel_frames(OFFICIAL_LATENT_FRAMES)  # one released window: 81 frames at 16 fps
 _MEL = MelSpectrogram()
 
 
@@ -107,8 +110,8 @@ class LongForm(io.ComfyNode):
                                        "into near-equal windows of at most "
                                        "'length' frames; 'text' is spread over them; the images output "
                                        "is this video (at 16 fps), unchanged."),
-                io.Float.Input("condition_video_fps", default=16.0, min=1.0, max=240.0, step=0.001,
-                               optional=True,
+                io.Float.Input("condition_video_fps", default=float(VIDEO_FPS), min=1.0, max=240.0,
+                               step=0.001, optional=True,
                                tooltip="Frame rate of condition_video (GetVideoComponents' fps output); "
                                        "frames are picked to make 16 fps, the model's rate."),
             ],
@@ -118,7 +121,9 @@ class LongForm(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, language: str | None = None, voice_anchor: str | None = None) -> bool | str:
-        # ComfyUI 0.3.75 does not check V3 combo values sent through the API
+        # ComfyUI 0.3.75 does not check V3 combo values sent through the API. The sampler settings
+        # are checked in execute(), before any window: ComfyUI would pin an error from here on every
+        # input this signature names, and the combo errors must stay on their own input.
         return (combo_problem(cls, NODE, f"Choose one of {LANGUAGES}.", language=language)
                 or combo_problem(cls, NODE, f"Choose one of {list(VOICE_ANCHORS)}.",
                                  voice_anchor=voice_anchor)
@@ -132,18 +137,19 @@ class LongForm(io.ComfyNode):
                 batched_cfg: bool, reference_voice: MelClip | None = None,
                 reference_text: str = "", voice_anchor: str = ANCHOR, condition_audio: dict | None = None,
                 condition_video: torch.Tensor | None = None,
-                condition_video_fps: float = 16.0) -> io.NodeOutput:
+                condition_video_fps: float = float(VIDEO_FPS)) -> io.NodeOutput:
         check_combos(cls, NODE, f"Choose one of {LANGUAGES}.", language=language)
         check_combos(cls, NODE, f"Choose one of {list(VOICE_ANCHORS)}.", voice_anchor=voice_anchor)
         if condition_audio is not None and condition_video is not None:
             raise ValueError(f"{NODE}: 'condition_audio' and 'condition_video' are both connected; a long "
                              "clip is driven by text, by audio (A2V) or by video (dubbing): connect one.")
-        if (length - 1) % 4 or length < 5:
-            raise ValueError(f"{NODE}: 'length' {length} must be 4k+1 frames (e.g. 81).")
+        # the sampler's rules (uniavgen_core.settings), checked before any window runs
+        check_settings(NODE, length=length, seed=seed, steps=steps, shift=shift, video_cfg=video_cfg,
+                       audio_cfg=audio_cfg, macfg_fraction=macfg_fraction, slg_layer=slg_layer)
         driven_by_text = condition_audio is None and condition_video is None
-        if driven_by_text and window_seconds > length / 16:
+        if driven_by_text and window_seconds > length / VIDEO_FPS:
             raise ValueError(f"{NODE}: 'length' {length} must hold 'window_seconds' {window_seconds} s of "
-                             f"speech ({length / 16:.2f} s); e.g. length 81 with 4.5 s.")
+                             f"speech ({length / VIDEO_FPS:.2f} s); e.g. length 81 with 4.5 s.")
         if reference_voice is not None:
             _check_role("reference_voice", reference_voice, MelRole.REFERENCE_VOICE, NODE)
         try:
@@ -159,14 +165,11 @@ class LongForm(io.ComfyNode):
                 condition_video = _at_16_fps(condition_video, condition_video_fps)
             plan = _plan(text, language, window_seconds, length, wave, condition_video)
             check_windows(len(plan))   # before any sampling: each window is a whole run
-            SamplerSettings(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
-                            macfg_fraction=macfg_fraction, slg_layer=slg_layer, seed=seed,
-                            batched_cfg=batched_cfg)   # checks the settings before any window runs
         except LimitError as err:
             driver = ("condition_audio" if condition_audio is not None
                       else "condition_video" if condition_video is not None else "text")
             raise ValueError(err.worded(NODE, driver)) from err
-        except (ValueError, SamplerError) as err:
+        except ValueError as err:
             raise ValueError(f"{NODE}: {user_words(err)}") from err
         if driven_by_text:
             for words in plan_windows(text, language, window_seconds):
@@ -176,7 +179,7 @@ class LongForm(io.ComfyNode):
         guide = GuiderSettings(video_cfg=video_cfg, audio_cfg=audio_cfg, macfg_fraction=macfg_fraction,
                                slg_layer=slg_layer, batched_cfg=batched_cfg)
         pbar = comfy.utils.ProgressBar(len(plan) * steps)
-        size = tuple(16 * d for d in ctx.ref_latent.shape[-2:])   # (H, W) in pixels
+        size = tuple(SPACE_STRIDE * d for d in ctx.ref_latent.shape[-2:])   # (H, W) in pixels
         ops = _ops(model, vae, vocoder, guide, seed=seed, steps=steps, shift=shift, pbar=pbar, size=size)
         try:
             return _run_chain(ctx, ops, text=text, language=language, window_seconds=window_seconds,
@@ -232,7 +235,7 @@ def _plan(text: str, language: str, window_seconds: float, length: int, wave: to
 
 def _span(n: int, segment) -> str:
     return (f"window {n + 1}: frames {segment.start}-{segment.stop - 1} "
-            f"({segment.start / 16:.2f}-{segment.stop / 16:.2f} s)")
+            f"({segment.start / VIDEO_FPS:.2f}-{segment.stop / VIDEO_FPS:.2f} s)")
 
 
 def _describe(plan: list[str], done) -> list[str]:
@@ -247,11 +250,9 @@ def _at_16_fps(images: torch.Tensor, fps: float) -> torch.Tensor:
     """Nearest-frame resampling of the whole clip to 16 fps (a view when it already is)."""
     if images.ndim != 4 or images.shape[0] == 0 or images.shape[-1] not in (3, 4):
         raise ValueError(f"'condition_video' must be IMAGE frames [F, H, W, 3], got {tuple(images.shape)}")
-    if abs(fps - 16.0) < 1e-6:
+    if abs(fps - VIDEO_FPS) < 1e-6:
         return images
-    count = max(int(images.shape[0] / fps * 16.0 + 1e-6), 1)
-    index = (torch.arange(count, dtype=torch.float64) * fps / 16.0).floor().long()
-    return images[index.clamp(max=images.shape[0] - 1)]
+    return pick_frames(images, fps, max(frames_at_video_fps(images.shape[0], fps), 1))
 
 
 def _ops(model, vae, vocoder, guide: GuiderSettings, *, seed: int, steps: int, shift: float,
@@ -283,7 +284,7 @@ def _ops(model, vae, vocoder, guide: GuiderSettings, *, seed: int, steps: int, s
         mm.load_models_gpu([vocoder])
         wave = vocoder.model.decode(mel.float().to(vocoder.load_device)).float().cpu().reshape(1, 1, -1)
         check_finite_wave(NODE, wave, MelClip(mel=mel.float().cpu(), role=MelRole.GENERATED))
-        return fit_length(wave, frames * SAMPLE_RATE // 16)[0, 0]
+        return fit_length(wave, frames * SAMPLE_RATE // VIDEO_FPS)[0, 0]
 
     def voice_mel(wave: torch.Tensor) -> torch.Tensor:
         return _MEL(prepare_speech(wave, SAMPLE_RATE, reference=True))

@@ -13,15 +13,15 @@ from comfy_api.latest import io
 
 from ..uniavgen_core.config import ConfigError, check_pair
 from ..uniavgen_core.geometry import MEL_BINS, VIDEO_FPS, pixel_frames
+from ..uniavgen_core.settings import MAX_STEPS
 from ..uniavgen_core.text import SpeechTextEncoder
 from ..uniavgen_core.waveform import SAMPLE_RATE
-from .io_types import AudioDiT, Mel, Speech, VideoDiT
+from .io_types import AudioDiT, Mel, VideoDiT
 from .native_guider import GuiderSettings, Nested, UniAVGenGuider, official_sigmas, task_conditioning
 from .native_model import UniAVGenNativeModel, native_model
 from .payloads import MelClip, MelRole
-from .task_inputs import TASK_TABLE, build_task_inputs, choose_task
-
-MAX_STEPS = 1000
+from .setting_checks import check_settings, settings_message
+from .task_inputs import TASK_TABLE, build_task_inputs, choose_task, conditioning_inputs
 
 
 def _check_model(node: str, model) -> UniAVGenNativeModel:
@@ -80,23 +80,7 @@ class NativeConditioning(io.ComfyNode):
             inputs=[
                 io.Model.Input("model",
                                tooltip="From UniAVGen Model (its speech vocabulary encodes the text)."),
-                io.Conditioning.Input("positive", tooltip="The video caption: CLIPTextEncode with the "
-                                                          "umT5-XXL text encoder (CLIPLoader type wan)."),
-                io.Conditioning.Input("negative", tooltip="Negative caption; the official one is empty."),
-                Speech.Input("speech", tooltip="From UniAVGen Speech Text."),
-                io.Latent.Input("reference_image", optional=True,
-                                tooltip="The reference face (UniAVGen Reference Image). Optional only "
-                                        "for dubbing, where the condition video's first frame is used."),
-                Mel.Input("reference_voice", optional=True,
-                          tooltip="A voice to clone (UniAVGen Audio To Mel, use_as reference_voice)."),
-                Mel.Input("condition_audio", optional=True,
-                          tooltip="Speech to animate the face with (Audio To Mel, use_as condition_audio); "
-                                  "no audio is generated."),
-                io.Latent.Input("condition_video", optional=True,
-                                tooltip="A silent video to dub (UniAVGen Condition Video)."),
-                io.Int.Input("length", default=81, min=5, max=321, step=4,
-                             tooltip="Frames at 16 fps (4k+1). 81 = 5.06 s, what the model was trained "
-                                     "on. Ignored for dubbing, where the condition video sets it."),
+                *conditioning_inputs(),
             ],
             outputs=[
                 io.Conditioning.Output(display_name="positive"),
@@ -108,14 +92,13 @@ class NativeConditioning(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, length: int | None = None) -> bool | str:
-        if length is not None and (length - 1) % 4:
-            return f"{cls.NODE}: 'length' is {length}; it must be 4k+1 frames (e.g. 81)."
-        return True
+        return settings_message(cls.NODE, length=length) or True
 
     @classmethod
     def execute(cls, model, positive, negative, speech, length: int, reference_image: dict | None = None,
                 reference_voice: MelClip | None = None, condition_audio: MelClip | None = None,
                 condition_video: dict | None = None) -> io.NodeOutput:
+        check_settings(cls.NODE, length=length)
         inner = _check_model(cls.NODE, model)
         task = choose_task(reference_voice, condition_audio, condition_video, node=cls.NODE)
         encoder = SpeechTextEncoder(inner.diffusion_model.audio.vocabulary)
@@ -164,8 +147,19 @@ class NativeGuider(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, video_cfg: float | None = None, audio_cfg: float | None = None,
+                        macfg_fraction: float | None = None, slg_layer: int | None = None,
+                        step_cache: float | None = None) -> bool | str:
+        # linked inputs are None here; execute() checks them once they have values
+        return settings_message(cls.NODE, video_cfg=video_cfg, audio_cfg=audio_cfg,
+                                macfg_fraction=macfg_fraction, slg_layer=slg_layer,
+                                step_cache=step_cache) or True
+
+    @classmethod
     def execute(cls, model, positive, negative, video_cfg: float, audio_cfg: float, macfg_fraction: float,
                 slg_layer: int, batched_cfg: bool, step_cache: float = 0.0) -> io.NodeOutput:
+        check_settings(cls.NODE, video_cfg=video_cfg, audio_cfg=audio_cfg, macfg_fraction=macfg_fraction,
+                       slg_layer=slg_layer, step_cache=step_cache)
         inner = _check_model(cls.NODE, model)
         layers = inner.diffusion_model.video.config.num_layers
         if slg_layer >= layers:
@@ -200,9 +194,12 @@ class NativeScheduler(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, steps: int | None = None, shift: float | None = None) -> bool | str:
+        return settings_message(cls.NODE, steps=steps, shift=shift) or True
+
+    @classmethod
     def execute(cls, steps: int, shift: float) -> io.NodeOutput:
-        if not shift > 0:
-            raise ValueError(f"{cls.NODE}: 'shift' is {shift}; it must be > 0 (official 5.0).")
+        check_settings(cls.NODE, steps=steps, shift=shift)
         return io.NodeOutput(official_sigmas(steps, shift))
 
 

@@ -8,16 +8,15 @@ from comfy_api.latest import io
 
 from ..uniavgen_core.config import ConfigError, check_pair
 from ..uniavgen_core.geometry import VIDEO_FPS, pixel_frames
-from ..uniavgen_core.sampler import SamplerError, SamplerSettings
+from ..uniavgen_core.settings import MAX_STEPS
 from ..uniavgen_core.text import SpeechTextEncoder
 from ..uniavgen_core.waveform import SAMPLE_RATE
-from .io_types import AudioDiT, Mel, Speech, VideoDiT
+from .io_types import AudioDiT, Mel, VideoDiT
 from .native_guider import GuiderSettings, sample_task
 from .native_model import native_model
 from .payloads import MelClip, MelRole
-from .task_inputs import NODE, TASK_TABLE, build_task_inputs, choose_task, user_words
-
-MAX_STEPS = 1000
+from .setting_checks import check_settings, settings_message
+from .task_inputs import NODE, TASK_TABLE, build_task_inputs, choose_task, conditioning_inputs
 
 
 class UniAVGenSampler(io.ComfyNode):
@@ -32,23 +31,7 @@ class UniAVGenSampler(io.ComfyNode):
             inputs=[
                 VideoDiT.Input("video_dit", tooltip="From UniAVGen Load Video DiT."),
                 AudioDiT.Input("audio_dit", tooltip="From UniAVGen Load Audio DiT."),
-                io.Conditioning.Input("positive", tooltip="The video caption: CLIPTextEncode with the "
-                                                          "umT5-XXL text encoder (CLIPLoader type wan)."),
-                io.Conditioning.Input("negative", tooltip="Negative caption; the official one is empty."),
-                Speech.Input("speech", tooltip="From UniAVGen Speech Text."),
-                io.Latent.Input("reference_image", optional=True,
-                                tooltip="The reference face (UniAVGen Reference Image). Optional only "
-                                        "for dubbing, where the condition video's first frame is used."),
-                Mel.Input("reference_voice", optional=True,
-                          tooltip="A voice to clone (UniAVGen Audio To Mel, use_as reference_voice)."),
-                Mel.Input("condition_audio", optional=True,
-                          tooltip="Speech to animate the face with (Audio To Mel, use_as condition_audio); "
-                                  "no audio is generated."),
-                io.Latent.Input("condition_video", optional=True,
-                                tooltip="A silent video to dub (UniAVGen Condition Video)."),
-                io.Int.Input("length", default=81, min=5, max=321, step=4,
-                             tooltip="Frames at 16 fps (4k+1). 81 = 5.06 s, what the model was trained "
-                                     "on. Ignored for dubbing, where the condition video sets it."),
+                *conditioning_inputs(),
                 io.Int.Input("seed", default=2025, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
                              tooltip="Noise seed (the official default is 2025)."),
                 io.Int.Input("steps", default=50, min=1, max=MAX_STEPS, tooltip="Sampling steps."),
@@ -83,11 +66,12 @@ class UniAVGenSampler(io.ComfyNode):
     def validate_inputs(cls, steps: int | None = None, shift: float | None = None,
                         video_cfg: float | None = None, audio_cfg: float | None = None,
                         macfg_fraction: float | None = None, slg_layer: int | None = None,
-                        length: int | None = None) -> bool | str:
+                        length: int | None = None, seed: int | None = None,
+                        step_cache: float | None = None) -> bool | str:
         # Linked inputs are absent (None) here; execute() checks them again once they have values.
-        problems = _setting_problems(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
-                                     macfg_fraction=macfg_fraction, slg_layer=slg_layer, length=length)
-        return f"{NODE}: " + "; ".join(problems) + "." if problems else True
+        return settings_message(NODE, steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
+                                macfg_fraction=macfg_fraction, slg_layer=slg_layer, length=length,
+                                seed=seed, step_cache=step_cache) or True
 
     @classmethod
     def execute(cls, video_dit, audio_dit, positive, negative, speech, length: int, seed: int,
@@ -96,10 +80,10 @@ class UniAVGenSampler(io.ComfyNode):
                 reference_image: dict | None = None,
                 reference_voice: MelClip | None = None, condition_audio: MelClip | None = None,
                 condition_video: dict | None = None) -> io.NodeOutput:
-        problems = _setting_problems(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
-                                     macfg_fraction=macfg_fraction, slg_layer=slg_layer, length=length)
-        if problems:
-            raise ValueError(f"{NODE}: " + "; ".join(problems) + ".")
+        # the core owns the rules (uniavgen_core.settings); the native path below samples with them
+        check_settings(NODE, steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
+                       macfg_fraction=macfg_fraction, slg_layer=slg_layer, length=length, seed=seed,
+                       step_cache=step_cache)
         num_layers = video_dit.model.config.num_layers
         if slg_layer >= num_layers:
             raise ValueError(f"{NODE}: 'slg_layer' is {slg_layer} but the model has {num_layers} layers "
@@ -110,13 +94,6 @@ class UniAVGenSampler(io.ComfyNode):
         except ConfigError as err:
             raise ValueError(f"{NODE}: 'video_dit' and 'audio_dit' do not fit together ({err}): they come "
                              "from different checkpoints. Give both loaders the same 'dit_name'.") from err
-        try:
-            # the core owns the rules for the settings; the native path below samples with them
-            SamplerSettings(steps=steps, shift=shift, video_cfg=video_cfg, audio_cfg=audio_cfg,
-                            macfg_fraction=macfg_fraction, slg_layer=slg_layer, seed=seed,
-                            batched_cfg=batched_cfg, cache_threshold=step_cache)
-        except SamplerError as err:
-            raise ValueError(f"{NODE}: {user_words(err)}") from err
         task = choose_task(reference_voice, condition_audio, condition_video)
         encoder = SpeechTextEncoder(audio_dit.model.vocabulary)
         inputs = build_task_inputs(task=task, speech=speech, encoder=encoder, positive=positive,
@@ -133,23 +110,3 @@ class UniAVGenSampler(io.ComfyNode):
         mel = MelClip(mel=audio[0].float().cpu(), role=MelRole.GENERATED, num_samples=samples)
         return io.NodeOutput({"samples": latent}, mel)
 
-
-def _setting_problems(*, steps, shift, video_cfg, audio_cfg, macfg_fraction, slg_layer, length) -> list[str]:
-    """What is wrong with the sampler's settings (None = not known yet, skipped)."""
-    problems = []
-    if steps is not None and not 1 <= steps <= MAX_STEPS:
-        problems.append(f"'steps' is {steps}; use 1..{MAX_STEPS} (official 50)")
-    if shift is not None and not shift > 0:
-        problems.append(f"'shift' is {shift}; it must be > 0 (official 5.0)")
-    for name, value in (("video_cfg", video_cfg), ("audio_cfg", audio_cfg)):
-        if value is not None and not value >= 0:
-            problems.append(f"'{name}' is {value}; guidance scales cannot be negative (official: "
-                            "video_cfg 3.0, audio_cfg 2.0; 1.0 = no guidance)")
-    if macfg_fraction is not None and not 0.0 <= macfg_fraction <= 1.0:
-        problems.append(f"'macfg_fraction' is {macfg_fraction}; it is a fraction of the steps: use 0..1 "
-                        "(official 0.5)")
-    if length is not None and (length < 5 or (length - 1) % 4):
-        problems.append(f"'length' is {length}; it must be 4k+1 frames, at least 5 (e.g. 81)")
-    if slg_layer is not None and slg_layer < -1:
-        problems.append(f"'slg_layer' is {slg_layer}; use -1 or 0 (off) or a layer index")
-    return problems

@@ -7,12 +7,15 @@ import re
 
 import comfy.latent_formats
 import torch
+from comfy_api.latest import io
 
-from ..uniavgen_core.geometry import latent_frames, mel_frames, mel_seconds, pixel_frames
+from ..uniavgen_core.geometry import MIN_CLIP_FRAMES, TIME_STRIDE, VIDEO_FPS, latent_frames, mel_frames, \
+    mel_seconds, pixel_frames
 from ..uniavgen_core.tasks import Task, TaskInputError, TaskInputs
 from ..uniavgen_core.speakable import UnspeakableText, require_speakable, vocab_coverage
 from ..uniavgen_core.text import SpeechTextEncoder
 from .caption import caption_context
+from .io_types import Mel, Speech
 from .payloads import MelClip, MelRole, SpeechRequest
 
 NODE = "UniAVGen Sampler"
@@ -54,6 +57,30 @@ TASK_TABLE = (
     "with a cloned voice (RAVG, give its transcript in Speech Text); condition_audio -> audio-driven "
     "video (A2V); condition_video -> video-to-audio dubbing (V2A)."
 )
+
+
+def conditioning_inputs() -> list:
+    """The inputs a run is conditioned on, shared by the Sampler and the native Conditioning node
+    (ids and order are part of saved workflows: append only)."""
+    return [
+        io.Conditioning.Input("positive", tooltip="The video caption: CLIPTextEncode with the "
+                                                  "umT5-XXL text encoder (CLIPLoader type wan)."),
+        io.Conditioning.Input("negative", tooltip="Negative caption; the official one is empty."),
+        Speech.Input("speech", tooltip="From UniAVGen Speech Text."),
+        io.Latent.Input("reference_image", optional=True,
+                        tooltip="The reference face (UniAVGen Reference Image). Optional only "
+                                "for dubbing, where the condition video's first frame is used."),
+        Mel.Input("reference_voice", optional=True,
+                  tooltip="A voice to clone (UniAVGen Audio To Mel, use_as reference_voice)."),
+        Mel.Input("condition_audio", optional=True,
+                  tooltip="Speech to animate the face with (Audio To Mel, use_as condition_audio); "
+                          "no audio is generated."),
+        io.Latent.Input("condition_video", optional=True,
+                        tooltip="A silent video to dub (UniAVGen Condition Video)."),
+        io.Int.Input("length", default=81, min=MIN_CLIP_FRAMES, max=321, step=TIME_STRIDE,
+                     tooltip=f"Frames at {VIDEO_FPS} fps (4k+1). 81 = 5.06 s, what the model was "
+                             "trained on. Ignored for dubbing, where the condition video sets it."),
+    ]
 
 
 def choose_task(reference_voice: MelClip | None, condition_audio: MelClip | None,
@@ -119,7 +146,8 @@ def build_task_inputs(*, task: Task, speech: SpeechRequest, encoder: SpeechTextE
             f"{node}: 'condition_audio' lasts {mel_seconds(condition_audio.frames):.2f} s "
             f"({condition_audio.frames} mel frames), longer than the clip's "
             f"{mel_seconds(mel_frames(frames)):.2f} s "
-            f"('length' {pixel_frames(frames)} frames at 16 fps). Trim the audio or raise 'length' (4k+1).")
+            f"('length' {pixel_frames(frames)} frames at {VIDEO_FPS} fps). Trim the audio or raise "
+            "'length' (4k+1).")
     check_vocabulary(encoder, speech.text, speech.language)
     try:
         texts = encoder.encode_for_task(speech.text, speech.language, int(task),

@@ -23,6 +23,7 @@ MEL_MEAN = -5.1753             # global normalisation of the log-mel: (mel - MEA
 MEL_STD = 2.1544
 OFFICIAL_LATENT_FRAMES = 21    # 81 pixel frames, 5.0625 s, 506 mel frames
 OFFICIAL_SHORT_SIDE = 720      # rounded up to 736 by the resize rule
+MIN_CLIP_FRAMES = 5            # the shortest clip the sampler takes: 2 latent frames
 
 
 class Size(NamedTuple):
@@ -49,6 +50,19 @@ def latent_frames(pixel_frames: int) -> int:
         raise ValueError(f"a clip of {pixel_frames} frames cannot be VAE-encoded exactly: the frame "
                          f"count must be 4k+1 (e.g. {lower} or {lower + TIME_STRIDE})")
     return (pixel_frames - 1) // TIME_STRIDE + 1
+
+
+def clip_length_problem(frames: int) -> str:
+    """What is wrong with a clip length in pixel frames ("" when it is fine): 4k+1, at least 5."""
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < MIN_CLIP_FRAMES \
+            or (frames - 1) % TIME_STRIDE:
+        return f"4k+1 frames, at least {MIN_CLIP_FRAMES} (e.g. 81)"
+    return ""
+
+
+def frames_at_video_fps(frames: int, fps: float) -> int:
+    """How many frames a clip of `frames` frames at `fps` has at the model's 16 fps (nearest frame)."""
+    return int(frames / fps * VIDEO_FPS + 1e-6)
 
 
 def mel_frames(latent_frames: int) -> int:

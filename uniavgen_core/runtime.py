@@ -15,16 +15,17 @@ class RuntimeInfo:
     threads: int
 
 
-def describe_runtime(device: torch.device | str | None = None) -> RuntimeInfo:
-    """What the core would run on: the given device, else CUDA when present, else CPU."""
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
-    bf16_ok = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    dtype = torch.bfloat16 if bf16_ok else torch.float32
+def dtype_name(dtype: torch.dtype) -> str:
+    """'float32' for torch.float32: how the pack reports dtypes."""
+    return str(dtype).removeprefix("torch.")
+
+
+def describe_runtime(device: torch.device | str, compute_dtype: torch.dtype) -> RuntimeInfo:
+    """The facts of a run on `device`. The compute dtype is not guessed here: the caller passes the
+    one the loaders decide (ComfyUI's choice for the device, nodes/memory.compute_dtype_for)."""
     return RuntimeInfo(
         torch_version=torch.__version__,
-        device=str(device),
-        compute_dtype=str(dtype).removeprefix("torch."),
+        device=str(torch.device(device)),
+        compute_dtype=dtype_name(compute_dtype),
         threads=torch.get_num_threads(),
     )

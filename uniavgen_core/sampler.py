@@ -9,8 +9,7 @@ model predictions are velocities (noise - x0), video ones with the reference fra
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -20,6 +19,7 @@ from torch import Tensor
 
 from .geometry import MEL_MEAN, MEL_STD
 from .model.joint import JointInputs, PassFlags, joint_forward
+from .settings import SettingProblem, setting_problems
 from .tasks import TaskInputs
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,10 @@ Forward = Callable[..., tuple[Tensor, Tensor]]
 
 class SamplerError(ValueError):
     """Bad sampler settings or noise; the message names the value and the fix."""
+
+    def __init__(self, message: str, problems: Sequence[SettingProblem] = ()):
+        super().__init__(message)
+        self.problems = tuple(problems)   # the broken setting rules, when settings were the cause
 
 
 class NonFiniteError(SamplerError):
@@ -76,7 +80,7 @@ class SamplerSettings:
     video_cfg: float = 3.0        # guidance scale of the video prediction
     audio_cfg: float = 2.0        # guidance scale of the audio prediction
     macfg_fraction: float = 0.5   # MA-CFG: the null pass drops all interaction for int(fraction*steps) steps
-    slg_layer: int = 11           # skip-layer guidance: layer skipped in the null pass; <= 0 disables
+    slg_layer: int = 11           # skip-layer guidance: layer skipped in the null pass; -1 or 0 disables
     seed: int = 2025
     batched_cfg: bool = False     # run cond + null as one batch-2 forward (same results, more memory)
     # Step caching (not in the release; 0 = off): reuse the last guided velocities while the latents
@@ -84,24 +88,13 @@ class SamplerSettings:
     cache_threshold: float = 0.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise SamplerError(f"steps must be an integer >= 1, got {self.steps!r}")
-        if not (math.isfinite(self.shift) and self.shift > 0):
-            raise SamplerError(f"shift must be a finite number > 0, got {self.shift!r}")
-        for name in ("video_cfg", "audio_cfg"):
-            if not math.isfinite(getattr(self, name)):
-                raise SamplerError(f"{name} must be a finite number, got {getattr(self, name)!r}")
-        if math.isnan(self.macfg_fraction) or self.macfg_fraction < 0:
-            raise SamplerError(f"macfg_fraction must be >= 0 (0 = off, 1 = every step), "
-                               f"got {self.macfg_fraction!r}")
-        if isinstance(self.slg_layer, bool) or not isinstance(self.slg_layer, int):
-            raise SamplerError(f"slg_layer must be an integer layer index (<= 0 disables), "
-                               f"got {self.slg_layer!r}")
-        if not (math.isfinite(self.cache_threshold) and self.cache_threshold >= 0):
-            raise SamplerError(f"cache_threshold must be a finite number >= 0 (0 = off), got "
-                               f"{self.cache_threshold!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**64:
-            raise SamplerError(f"seed must be an integer in [0, 2**64), got {self.seed!r}")
+        # the rules live in settings.py, shared with the nodes
+        problems = setting_problems(steps=self.steps, shift=self.shift, video_cfg=self.video_cfg,
+                                    audio_cfg=self.audio_cfg, macfg_fraction=self.macfg_fraction,
+                                    slg_layer=self.slg_layer, cache_threshold=self.cache_threshold,
+                                    seed=self.seed)
+        if problems:
+            raise SamplerError("; ".join(map(str, problems)), problems)
 
     @property
     def macfg_steps(self) -> int:

@@ -73,6 +73,10 @@ TASK_SPECS: dict[Task, TaskSpec] = {
     Task.V2A_VOICE: TaskSpec(CondVideo.WINDOW, True, False, PassFlags(no_a2v=True), PassFlags(no_a2v=True)),
 }
 
+# Tasks whose speech text starts with a reference voice's transcript (as the released RAVG): exactly
+# those that prepend a reference mel.
+TRANSCRIPT_TASKS = frozenset(task for task, spec in TASK_SPECS.items() if spec.needs_ref_mel)
+
 
 @dataclass(frozen=True, eq=False)   # tensor fields: compare by identity
 class TaskInputs:

@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 
 import torch
 
+from .tasks import TRANSCRIPT_TASKS
 from .text_zh import PinyinConverter
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,6 @@ LANGUAGES = ("en", "zh")
 # safetensors metadata key under which a single-file audio DiT carries vocab.txt's content
 # (Vocabulary.to_text()), so no separate file is needed next to it.
 VOCAB_METADATA_KEY = "uniavgen_speech_vocab"
-RAVG_TASK_ID = 1  # equals tasks.Task.RAVG: its speech text carries the reference transcript
-CONTINUE_TASK_ID = 4  # equals tasks.Task.CONTINUE: the previous window's transcript, as RAVG
-V2A_VOICE_TASK_ID = 6  # equals tasks.Task.V2A_VOICE: the voice anchor's transcript, as RAVG
 
 
 @dataclass(frozen=True)
@@ -176,7 +174,7 @@ class SpeechTextEncoder:
     def encode_for_task(self, text: str, language: str, task_id: int,
                         reference_text: str | None = None) -> SpeechText:
         """Per task: RAVG prefixes the reference transcript; AVG/A2V/V2A ignore it (as released)."""
-        if int(task_id) not in (RAVG_TASK_ID, CONTINUE_TASK_ID, V2A_VOICE_TASK_ID):
+        if int(task_id) not in TRANSCRIPT_TASKS:
             return self.encode(text, language)
         if reference_text is None:
             raise ValueError("RAVG (reference voice) needs the reference audio's transcript: "
