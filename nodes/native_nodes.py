@@ -21,7 +21,8 @@ from .native_guider import GuiderSettings, Nested, UniAVGenGuider, official_sigm
 from .native_model import UniAVGenNativeModel, native_model
 from .payloads import MelClip, MelRole
 from .setting_checks import check_settings, settings_message
-from .task_inputs import TASK_TABLE, build_task_inputs, choose_task, conditioning_inputs
+from .task_inputs import (TASK_TABLE, build_task_inputs, choose_task, conditioning_inputs,
+                          guidance_inputs)
 
 
 def _check_model(node: str, model) -> UniAVGenNativeModel:
@@ -126,22 +127,7 @@ class NativeGuider(io.ComfyNode):
                 io.Model.Input("model", tooltip="From UniAVGen Model (LoRAs and patches applied)."),
                 io.Conditioning.Input("positive", tooltip="'positive' of UniAVGen Conditioning."),
                 io.Conditioning.Input("negative", tooltip="'negative' of UniAVGen Conditioning."),
-                io.Float.Input("video_cfg", default=3.0, min=0.0, max=30.0, step=0.1,
-                               tooltip="Guidance scale of the video."),
-                io.Float.Input("audio_cfg", default=2.0, min=0.0, max=30.0, step=0.1,
-                               tooltip="Guidance scale of the audio."),
-                io.Float.Input("macfg_fraction", default=0.5, min=0.0, max=1.0, step=0.01,
-                               tooltip="Modality-aware CFG: for this first fraction of the steps the "
-                                       "unconditional pass drops the audio-video interaction."),
-                io.Int.Input("slg_layer", default=11, min=-1, max=255,
-                             tooltip="Skip-layer guidance: the layer skipped in the unconditional pass. "
-                                     "0 or -1 turns it off."),
-                io.Boolean.Input("batched_cfg", default=True,
-                                 tooltip="Run the conditional and unconditional passes as one batch of 2 "
-                                         "(faster, more memory; same result)."),
-                io.Float.Input("step_cache", default=0.0, min=0.0, max=1.0, step=0.01, optional=True,
-                               tooltip="Step caching: skip the model on steps where the latents barely "
-                                       "moved, reusing its last output. 0 = off (exact)."),
+                *guidance_inputs(),
             ],
             outputs=[io.Guider.Output()],
         )

@@ -16,7 +16,8 @@ from .native_guider import GuiderSettings, sample_task
 from .native_model import native_model
 from .payloads import MelClip, MelRole
 from .setting_checks import check_settings, settings_message
-from .task_inputs import NODE, TASK_TABLE, build_task_inputs, choose_task, conditioning_inputs
+from .task_inputs import (NODE, TASK_TABLE, build_task_inputs, choose_task, conditioning_inputs,
+                          guidance_inputs)
 
 
 class UniAVGenSampler(io.ComfyNode):
@@ -37,24 +38,7 @@ class UniAVGenSampler(io.ComfyNode):
                 io.Int.Input("steps", default=50, min=1, max=MAX_STEPS, tooltip="Sampling steps."),
                 io.Float.Input("shift", default=5.0, min=0.01, max=100.0, step=0.01,
                                tooltip="Timestep shift of the flow-matching schedule."),
-                io.Float.Input("video_cfg", default=3.0, min=0.0, max=30.0, step=0.1,
-                               tooltip="Guidance scale of the video."),
-                io.Float.Input("audio_cfg", default=2.0, min=0.0, max=30.0, step=0.1,
-                               tooltip="Guidance scale of the audio."),
-                io.Float.Input("macfg_fraction", default=0.5, min=0.0, max=1.0, step=0.01,
-                               tooltip="Modality-aware CFG: for this first fraction of the steps the "
-                                       "unconditional pass drops the audio-video interaction."),
-                io.Int.Input("slg_layer", default=11, min=-1, max=255,
-                             tooltip="Skip-layer guidance: the layer skipped in the unconditional pass. "
-                                     "0 or -1 turns it off."),
-                io.Boolean.Input("batched_cfg", default=True,
-                                 tooltip="Run the conditional and unconditional passes as one batch of 2 "
-                                         "(faster, more memory; same result)."),
-                io.Float.Input("step_cache", default=0.0, min=0.0, max=1.0, step=0.01, optional=True,
-                               tooltip="Step caching (not in the release): skip the model on steps where "
-                                       "the latents barely moved, reusing its last output. 0 = off "
-                                       "(exact). On the tiny test model 0.1 skipped 3 of 20 steps for "
-                                       "~2.5 % latent error; 0.2 skipped 8 for ~11 %."),
+                *guidance_inputs(),
             ],
             outputs=[
                 io.Latent.Output(display_name="video_latent"),

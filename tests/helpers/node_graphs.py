@@ -4,6 +4,8 @@ latent, decoding and the checks of a finished clip. The loaded models come from 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from .node_runner import HEIGHT, SHORT_SIDE, WIDTH, face_image, run
@@ -41,3 +43,28 @@ def check_clip(frames: torch.Tensor, audio: dict) -> None:
     assert torch.isfinite(frames).all() and 0 <= float(frames.min()) and float(frames.max()) <= 1
     assert audio["sample_rate"] == 24000 and audio["waveform"].shape == (1, 1, AUDIO_SAMPLES)
     assert float(audio["waveform"].abs().max()) > 1e-4
+
+
+def steps_before_stop(start: Callable[[], object], stop_at: int) -> list[int]:
+    """Run `start` with Stop pressed while step `stop_at` reports progress; the steps that reported.
+
+    Fails unless the run ends with ComfyUI's InterruptProcessingException."""
+    import comfy.model_management as mm
+    import comfy.utils
+    import pytest
+
+    seen: list[int] = []
+
+    def hook(value, total, preview, node_id=None):
+        seen.append(value)
+        if value == stop_at:
+            mm.interrupt_current_processing(True)
+
+    comfy.utils.set_progress_bar_global_hook(hook)
+    try:
+        with pytest.raises(mm.InterruptProcessingException):
+            start()
+    finally:
+        comfy.utils.set_progress_bar_global_hook(None)
+        mm.interrupt_current_processing(False)
+    return seen

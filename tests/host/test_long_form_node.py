@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from helpers.node_runner import run
 
-from helpers.node_graphs import reference
+from helpers.node_graphs import reference, steps_before_stop
 
 TEXT = "Hello there, friends. This is a longer clip. It keeps going for a while, and then it ends."
 
@@ -31,24 +30,8 @@ def test_three_windows_join_into_one_clip(parts):
 
 
 def test_interrupt_inside_a_later_window(parts):
-    import comfy.model_management as mm
-    import comfy.utils
-
-    seen = []
-
-    def hook(value, total, preview, node_id=None):
-        seen.append(value)
-        if value == 3:  # the second window's first step
-            mm.interrupt_current_processing(True)
-
-    comfy.utils.set_progress_bar_global_hook(hook)
-    try:
-        with pytest.raises(mm.InterruptProcessingException):
-            long_form(parts)
-    finally:
-        comfy.utils.set_progress_bar_global_hook(None)
-        mm.interrupt_current_processing(False)
-    assert seen == [1, 2, 3]  # two steps of window 1, then the first step of window 2 stops it
+    # Stop during the second window's first step: two steps of window 1 and that one reported.
+    assert steps_before_stop(lambda: long_form(parts), stop_at=3) == [1, 2, 3]
 
 
 def test_long_audio_drives_the_face_for_exactly_its_length(parts, monkeypatch):

@@ -12,7 +12,7 @@ import torch
 from helpers.node_runner import HEIGHT, WIDTH, run
 from uniavgen_core.geometry import mel_frames
 
-from helpers.node_graphs import STEPS, reference, sampler_inputs
+from helpers.node_graphs import STEPS, reference, sampler_inputs, steps_before_stop
 
 LATENT_SHAPES = [(1, 48, 5, HEIGHT // 16, WIDTH // 16), (1, mel_frames(5), 80)]
 
@@ -93,24 +93,7 @@ def test_previews_show_the_video_member(parts, monkeypatch):
 
 
 def test_stop_works_within_one_step(parts):
-    import comfy.model_management as mm
-    import comfy.utils
-
-    seen: list[int] = []
-
-    def hook(value, total, preview, node_id=None):
-        seen.append(value)
-        if value == 2:
-            mm.interrupt_current_processing(True)
-
-    comfy.utils.set_progress_bar_global_hook(hook)
-    try:
-        with pytest.raises(mm.InterruptProcessingException):
-            native(parts, steps=10)
-    finally:
-        comfy.utils.set_progress_bar_global_hook(None)
-        mm.interrupt_current_processing(False)
-    assert seen == [1, 2]
+    assert steps_before_stop(lambda: native(parts, steps=10), stop_at=2) == [1, 2]
 
 
 def test_memory_required_grows_and_reaches_load_models_gpu(parts, monkeypatch):
