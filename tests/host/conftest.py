@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.inprocess import boot_comfy, load_builtin_nodes, load_pack
+from uniavgen_tools.dev.inprocess import boot_comfy, load_builtin_nodes, load_pack
 from helpers.node_runner import DIT_FILE, run
 from uniavgen_tools.dev.stand_ins import TEXT_ENCODER_NODE, VAE_NODE
 
