@@ -41,6 +41,7 @@ DEFAULT_SHIFT = 5.0          # the official schedule's shift (ModelSamplingSD3 c
 INPUTS_KEY = "uniavgen_inputs"        # TaskInputs of the run, on both CONDITIONING entries
 NEGATIVE_KEY = "uniavgen_negative"    # True on the negative (null-pass) CONDITIONING
 PASS_KEY = "uniavgen_pass"            # transformer_options: the guider's per-step null-pass flags
+CAPTION_CACHE_KEY = "uniavgen_caption_cache"   # transformer_options: the guider's per-run CaptionCache
 
 
 class UniAVGenLatentFormat(comfy.latent_formats.LatentFormat):
@@ -140,15 +141,17 @@ class JointDiT(torch.nn.Module):
         video, audio = x
         self._sync_parameters()
         install_attention(self.video, self.audio, video.device)
-        inputs = _joint_inputs(kwargs)
+        inputs = _joint_inputs(kwargs, transformer_options.get(CAPTION_CACHE_KEY))
         flags = _pass_flags(kwargs, transformer_options, video.shape[0], self.video.config.num_layers)
         out_v, out_a = joint_forward(self.video, self.audio, video, audio, timesteps, inputs, flags)
         return [out_v[:, :, 1:], out_a]   # [:, :, 1:] drops the reference frame
 
 
-def _joint_inputs(kw: dict) -> JointInputs:
+def _joint_inputs(kw: dict, caption_cache=None) -> JointInputs:
     cond_mel = kw.get("uv_cond_mel")
     return JointInputs(
+        # a batch's conditionings, in order: the key of its entries in the run's caption cache
+        caption_cache=caption_cache, caption_key=tuple(kw.get("uv_source", ())),
         text_ids=kw["uv_text_ids"], text_lens=kw["uv_text_lens"],
         t5_context=list(kw["uv_t5"].unbind(0)),
         ref_latent=kw["uv_ref_latent"], cond_latent=kw["uv_cond_latent"],
@@ -264,6 +267,8 @@ class UniAVGenNativeModel(comfy.model_base.BaseModel):
             "uv_cond_latent": comfy.conds.CONDRegular(joint.cond_latent),
             "uv_task": comfy.conds.CONDConstant(int(inputs.task)),
             "uv_negative": _PerSample([negative]),
+            # which conditioning a batch row is (for the caption cache; the object lives all run)
+            "uv_source": _PerSample([(id(inputs), negative)]),
             "uv_tokens": _Tokens(token_counts(inputs, cfg.patch_size)),
         }
         if joint.ref_mel is not None:
