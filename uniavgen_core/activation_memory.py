@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from .config import AudioDiTConfig, VideoDiTConfig
+from .model.caption_cache import DEFAULT_MAX_BYTES
 from .model.interaction import V2ABlock
 
 V2A_LIVE_CONTEXTS = 3   # gathered lower frame, gathered upper frame, the roped key copy
@@ -30,7 +31,9 @@ def activation_bytes(video_cfg: VideoDiTConfig, audio_cfg: AudioDiTConfig, video
         (normed input, q, k, v, roped q/k copies, attention output and its projection);
       - the V2A context: each audio token attends to its interpolated video frame, gathered as
         [b, tokens, frame_tokens, audio width] tensors in chunks of at most V2ABlock.CHUNK_ELEMENTS.
-    Attention is memory-efficient (SDPA / flash): no L^2 term. `frame_tokens` (video tokens per
+    Kept for the whole run: the caption's cross-attention keys and values of every video block
+    (caption_cache.py), when they fit its limit. Attention is memory-efficient (SDPA / flash): no
+    L^2 term. `frame_tokens` (video tokens per
     latent frame) unknown: the whole video, i.e. the bound of the chunk size.
     """
     dv, fv, da, fa = video_cfg.dim, video_cfg.ffn_dim, audio_cfg.dim, audio_cfg.ffn_dim
@@ -45,7 +48,10 @@ def activation_bytes(video_cfg: VideoDiTConfig, audio_cfg: AudioDiTConfig, video
     chunk_tokens = min(audio_tokens, max(1, V2ABlock.CHUNK_ELEMENTS // max(per_token, 1)))
     v2a = V2A_LIVE_CONTEXTS * chunk_tokens * per_token
     padded_caption = batch * video_cfg.text_len * video_cfg.text_dim
-    return MARGIN * dtype_size * (always + max(batch * block, v2a, padded_caption))
+    caption_kv = 2 * video_cfg.num_layers * batch * video_cfg.text_len * dv
+    if caption_kv * dtype_size > DEFAULT_MAX_BYTES:
+        caption_kv = 0   # too large to keep: computed per step as before
+    return MARGIN * dtype_size * (always + caption_kv + max(batch * block, v2a, padded_caption))
 
 
 def _block(dim: int, ffn: int) -> int:
