@@ -11,6 +11,9 @@ official 506 mel frames. Each mode runs `steps` full MA-CFG steps (cond + null p
   node    the UniAVGen Sampler node in an in-process ComfyUI, its DiTs from the loader nodes;
   native  RandomNoise + KSamplerSelect(euler) + UniAVGen Model / Conditioning / Guider / Scheduler +
           SamplerCustomAdvanced, the same way.
+Wall-clock and process CPU time are both reported (medians of --repeats); on a shared machine run
+with --threads 1 and compare CPU times: two threads competing with other load for two cores can be
+several times slower in wall-clock, and unevenly so.
 node and native need ComfyUI: --comfyui DIR or $UNIAVGEN_COMFYUI_DIR. The medium model's random
 weights are written once to --checkpoint-dir (a single file, 746 MB) for the loaders to read.
 """
@@ -159,17 +162,19 @@ def build(args):
     return {name: made[name]() for name in args.path}, configs, weights, inputs
 
 
-def timings(runs: dict, steps: int, repeats: int, batched: bool) -> dict[str, list[float]]:
-    """s/step of each path, the paths interleaved run by run so that load drifting on a shared
-    machine touches them alike."""
+def timings(runs: dict, steps: int, repeats: int, batched: bool) -> dict[str, tuple[list, list]]:
+    """(wall, CPU) s/step of each path, the paths interleaved run by run so that load drifting on a
+    shared machine touches them alike. The process's CPU time barely moves with other load when
+    torch runs on one thread (--threads 1): the figure to compare paths by on a busy machine."""
     for run in runs.values():
         run(1, batched)   # warm-up: cached tables, the first allocations
-    times = {name: [] for name in runs}
+    times = {name: ([], []) for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
-            started = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             run(steps, batched)
-            times[name].append((time.perf_counter() - started) / steps)
+            times[name][0].append((time.perf_counter() - wall) / steps)
+            times[name][1].append((time.process_time() - cpu) / steps)
     return times
 
 
@@ -204,17 +209,19 @@ def main() -> None:
     for batched in (False, True):
         mode = "batched" if batched else "sequential"
         _reset_peak()   # the high-water mark of this mode alone (Linux)
-        for name, times in timings(runs, args.steps, args.repeats, batched).items():
-            per_path[name][f"{mode}_s_per_step"] = round(statistics.median(times), 4)
-            per_path[name][f"{mode}_s_per_step_all"] = [round(t, 4) for t in times]
+        for name, (wall, cpu) in timings(runs, args.steps, args.repeats, batched).items():
+            per_path[name][f"{mode}_s_per_step"] = round(statistics.median(wall), 4)
+            per_path[name][f"{mode}_s_per_step_all"] = [round(t, 4) for t in wall]
+            per_path[name][f"{mode}_cpu_s_per_step"] = round(statistics.median(cpu), 4)
+            per_path[name][f"{mode}_cpu_s_per_step_all"] = [round(t, 4) for t in cpu]
         result[f"{mode}_peak_rss_mb"] = round(_status_kb("VmHWM") / 1024, 1)
     for name, figures in per_path.items():
         figures["speedup_batched"] = round(figures["sequential_s_per_step"]
                                            / figures["batched_s_per_step"], 3)
         if "core" in per_path and name != "core":
-            figures["vs_core"] = {mode: round(figures[f"{mode}_s_per_step"]
-                                              / per_path["core"][f"{mode}_s_per_step"], 3)
-                                  for mode in ("sequential", "batched")}
+            figures["vs_core"] = {f"{mode}{kind}": round(figures[f"{mode}{kind}_s_per_step"]
+                                                         / per_path["core"][f"{mode}{kind}_s_per_step"], 3)
+                                  for mode in ("sequential", "batched") for kind in ("", "_cpu")}
     if len(per_path) == 1:
         result.update(next(iter(per_path.values())))
     else:

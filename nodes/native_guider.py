@@ -112,8 +112,11 @@ class UniAVGenGuider(comfy.samplers.CFGGuider):
         self._cache = None
         # caption keys / values reused across steps, unless hooks may change the weights mid-run
         self._caption = None if getattr(self.model_patcher, "hook_patches", None) else CaptionCache()
-        out = super().sample(noise, latent_image, sampler, sigmas, denoise_mask=None,
-                             callback=self._wrap(callback, inputs), disable_pbar=disable_pbar, seed=seed)
+        try:
+            out = super().sample(noise, latent_image, sampler, sigmas, denoise_mask=None,
+                                 callback=self._wrap(callback, inputs), disable_pbar=disable_pbar, seed=seed)
+        finally:
+            self._caption = None   # the run's caption tensors go with the run
         self._check_finite(out, inputs)
         return Nested(write_back(inputs, *out.unbind()))
 
