@@ -51,7 +51,8 @@ def activation_bytes(video_cfg: VideoDiTConfig, audio_cfg: AudioDiTConfig, video
     caption_kv = 2 * video_cfg.num_layers * batch * video_cfg.text_len * dv
     if caption_kv * dtype_size > DEFAULT_MAX_BYTES:
         caption_kv = 0   # too large to keep: computed per step as before
-    return MARGIN * dtype_size * (always + caption_kv + max(batch * block, v2a, padded_caption))
+    # the padded caption exists only before the cache is filled (first step)
+    return MARGIN * dtype_size * (always + max(caption_kv + max(batch * block, v2a), padded_caption))
 
 
 def _block(dim: int, ffn: int) -> int:
