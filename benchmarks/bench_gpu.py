@@ -3,10 +3,12 @@
     COMFYUI_DIR=/path/to/ComfyUI python benchmarks/bench_gpu.py [--steps 3] \\
         [--weights bf16 fp8_e4m3fn] [--vram-gb 24] [--short-side 736]
 736x1280, 81 frames (21 latent frames of 46x80 + the reference frame), 506 mel frames, batched CFG
-with MA-CFG and SLG, as the sampler node runs it. Each weight dtype runs twice: fully loaded, and
+with MA-CFG and SLG, as the sampler node runs it. The DiTs come from the pack's loader nodes (a
+random checkpoint is written once to --checkpoint-dir, then loaded with weight_dtype bf16 or
+fp8_e4m3fn, exactly as a user's file). Each weight dtype runs twice: fully loaded, and
 partially loaded by ComfyUI's low-VRAM mode (ModelPatcher.load with a weight budget of --vram-gb
-minus an activation reserve; the rest of the weights stream per layer). The layers come from
-comfy.ops.pick_operations as in the loader nodes, so fp8_e4m3fn weights are cast to bf16 per layer.
+minus an activation reserve; the rest of the weights stream per layer). The loaders pick the
+comfy.ops layers, so fp8_e4m3fn weights are cast to bf16 per layer.
 Reported: s/step, peak VRAM, TFLOP/s (matmul work of attention and MLPs, 2 FLOPs per multiply-add,
 a lower bound) against the device's dense bf16 peak.
 Without CUDA it prints {"skipped": ...} and exits 0. `--smoke` runs the same code on the CPU at a
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -25,10 +26,9 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig  # noqa: E402
-from uniavgen_core.model import AudioDiT, VideoDiT  # noqa: E402
 from uniavgen_core.sampler import SamplerSettings, sample  # noqa: E402
 from uniavgen_core.tasks import Task, TaskInputs  # noqa: E402
 
@@ -49,37 +49,17 @@ def matmul_flops(video: VideoDiTConfig, audio: AudioDiTConfig, video_tokens: int
         branch(audio.dim, audio.ffn_dim, audio_tokens, audio.num_layers)
 
 
-def boot_comfy(folder: str | None, cpu: bool):
-    """Import ComfyUI's model management from `folder` (CPU mode for --smoke)."""
-    if not folder or not (Path(folder) / "comfy").is_dir():
-        raise SystemExit(json.dumps({"error": f"ComfyUI not found at {folder!r}: pass --comfyui DIR or set "
-                                              "COMFYUI_DIR to a ComfyUI checkout"}))
-    sys.path.insert(0, str(Path(folder).resolve()))
-    from comfy.cli_args import args
+def build(args, video_cfg, audio_cfg, weights: str, device: torch.device):
+    """The DiT pair from the pack's loader nodes (weight_dtype `weights`), parked on the CPU inside
+    their ModelPatchers, from a random checkpoint written once to --checkpoint-dir."""
+    from comfy_host import load_dits, write_random_checkpoint
 
-    args.cpu = cpu
-    import comfy.model_management
-    import comfy.model_patcher
-    import comfy.ops
-    return comfy
-
-
-def build(comfy, video_cfg, audio_cfg, weights: torch.dtype, compute: torch.dtype, device: torch.device):
-    """Random-weight DiTs as the loader nodes build them, parked on the CPU inside ModelPatchers."""
-    ops = comfy.ops.pick_operations(weights, compute, load_device=device)
-    patchers = []
-    for cls, cfg in ((VideoDiT, video_cfg), (AudioDiT, audio_cfg)):
-        torch.manual_seed(0)
-        model = cls(cfg, operations=ops, device=device, dtype=compute)   # random init is fast on the GPU
-        with torch.no_grad():
-            for p in model.parameters():
-                p.normal_(0.0, 0.02)
-        model = model.to(weights).to("cpu").eval().requires_grad_(False)
-        model.compute_dtype = compute
-        patchers.append(comfy.model_patcher.ModelPatcher(model, load_device=device,
-                                                        offload_device=torch.device("cpu")))
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+    file_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    name = f"uniavgen_random_{video_cfg.dim}_{audio_cfg.dim}_{video_cfg.num_layers}.safetensors"
+    path = write_random_checkpoint(args.checkpoint_dir / name, video_cfg, audio_cfg, file_dtype, device)
+    patchers = load_dits(path, audio_cfg.vocab_size, weight_dtype=weights)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
     return patchers
 
 
@@ -106,9 +86,8 @@ def task_inputs(frames: int, height: int, width: int, device: torch.device) -> T
                       latent_frames=frames)
 
 
-def run(comfy, args, weights: str, offload: bool, device, video_cfg, audio_cfg, shape) -> dict:
-    compute = torch.bfloat16 if device.type == "cuda" else torch.float32
-    patchers = build(comfy, video_cfg, audio_cfg, WEIGHTS[weights], compute, device)
+def run(args, weights: str, offload: bool, device, video_cfg, audio_cfg, shape) -> dict:
+    patchers = build(args, video_cfg, audio_cfg, weights, device)
     budget = int((args.vram_gb - ACTIVATION_RESERVE_GB) * 1e9) if offload else None
     if args.smoke and offload:
         budget = sum(p.model_size() for p in patchers) // 3
@@ -161,13 +140,17 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--vram-gb", type=float, default=24.0, help="card size simulated by the low-VRAM run")
     p.add_argument("--short-side", type=int, default=736, help="736 (official) -> 736x1280")
-    p.add_argument("--comfyui", default=os.environ.get("COMFYUI_DIR"))
+    p.add_argument("--comfyui", help="ComfyUI checkout (default $UNIAVGEN_COMFYUI_DIR or $COMFYUI_DIR)")
+    p.add_argument("--checkpoint-dir", type=Path, default=Path("/tmp/uniavgen_bench_checkpoints"),
+                   help="where the random checkpoint is written once (14 GB at full size in bf16)")
     p.add_argument("--smoke", action="store_true", help="tiny model on the CPU: checks the script only")
     args = p.parse_args()
     if not args.smoke and not torch.cuda.is_available():
         print(json.dumps({"skipped": "no CUDA device here; run it on a GPU machine (or --smoke on the CPU)"}))
         return
-    comfy = boot_comfy(args.comfyui, cpu=args.smoke)
+    from comfy_host import boot, comfyui_dir
+
+    boot(comfyui_dir(args.comfyui), cpu=args.smoke)
     if args.smoke:
         device, shape = torch.device("cpu"), (3, 4, 6)
         video_cfg = VideoDiTConfig(dim=64, ffn_dim=128, num_heads=2, num_layers=4, audio_dim=32,
@@ -179,7 +162,7 @@ def main() -> None:
         long_side = round(args.short_side * 1280 / 736 / 32) * 32
         shape = (21, args.short_side // 16, long_side // 16)   # VAE stride 16, 81 frames -> 21 latents
         video_cfg, audio_cfg = VideoDiTConfig.official(), AudioDiTConfig.official()
-    runs = [run(comfy, args, w, offload, device, video_cfg, audio_cfg, shape)
+    runs = [run(args, w, offload, device, video_cfg, audio_cfg, shape)
             for w in args.weights for offload in (False, True)]
     print(json.dumps({"device": _device_name(device), "smoke": args.smoke, "latent": list(shape),
                       "pixels": [4 * (shape[0] - 1) + 1, shape[1] * 16, shape[2] * 16], "steps": args.steps,

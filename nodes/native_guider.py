@@ -25,7 +25,8 @@ from ..uniavgen_core.geometry import MEL_BINS
 from ..uniavgen_core.sampler import NonFiniteError, non_finite_cause, shifted_timesteps
 from ..uniavgen_core.tasks import TaskInputs
 from .compat import latent_members
-from .native_model import INPUTS_KEY, NEGATIVE_KEY, PASS_KEY, UniAVGenNativeModel
+from ..uniavgen_core.model.caption_cache import CaptionCache
+from .native_model import CAPTION_CACHE_KEY, INPUTS_KEY, NEGATIVE_KEY, PASS_KEY, UniAVGenNativeModel
 from .memory import evict_others
 
 NODE = "UniAVGen Guider"
@@ -109,8 +110,13 @@ class UniAVGenGuider(comfy.samplers.CFGGuider):
         self._shapes = [t.shape for t in latent_image.unbind()]
         self._sigmas = [float(s) for s in sigmas]
         self._cache = None
-        out = super().sample(noise, latent_image, sampler, sigmas, denoise_mask=None,
-                             callback=self._wrap(callback, inputs), disable_pbar=disable_pbar, seed=seed)
+        # caption keys / values reused across steps, unless hooks may change the weights mid-run
+        self._caption = None if getattr(self.model_patcher, "hook_patches", None) else CaptionCache()
+        try:
+            out = super().sample(noise, latent_image, sampler, sigmas, denoise_mask=None,
+                                 callback=self._wrap(callback, inputs), disable_pbar=disable_pbar, seed=seed)
+        finally:
+            self._caption = None   # the run's caption tensors go with the run
         self._check_finite(out, inputs)
         return Nested(write_back(inputs, *out.unbind()))
 
@@ -157,8 +163,10 @@ class UniAVGenGuider(comfy.samplers.CFGGuider):
             return x - self._cache[0] * timestep.reshape(-1, 1, 1)
 
         options = comfy.model_patcher.create_model_options_clone(model_options)
-        options.setdefault("transformer_options", {})[PASS_KEY] = {
-            "zero_con": i < macfg_steps, "skip_layer": s.slg_layer if s.slg_layer > 0 else -1}
+        transformer = options.setdefault("transformer_options", {})
+        transformer[PASS_KEY] = {"zero_con": i < macfg_steps,
+                                 "skip_layer": s.slg_layer if s.slg_layer > 0 else -1}
+        transformer[CAPTION_CACHE_KEY] = self._caption
         model, positive, negative = self.inner_model, self.conds.get("positive"), self.conds.get("negative")
         if s.batched_cfg:
             out = comfy.samplers.calc_cond_batch(model, [positive, negative], x, timestep, options)

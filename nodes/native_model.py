@@ -19,7 +19,6 @@ ComfyUI's key formats address the video DiT as they would a native Wan model.
 from __future__ import annotations
 
 import logging
-import math
 
 import comfy.conds
 import comfy.latent_formats
@@ -28,6 +27,7 @@ import comfy.model_management as mm
 import comfy.supported_models_base
 import torch
 
+from ..uniavgen_core.activation_memory import activation_bytes
 from ..uniavgen_core.model.joint import JointInputs, joint_forward
 from ..uniavgen_core.model.quant_ops import holds_quantised
 from ..uniavgen_core.tasks import TASK_SPECS, Task, TaskInputs
@@ -41,6 +41,7 @@ DEFAULT_SHIFT = 5.0          # the official schedule's shift (ModelSamplingSD3 c
 INPUTS_KEY = "uniavgen_inputs"        # TaskInputs of the run, on both CONDITIONING entries
 NEGATIVE_KEY = "uniavgen_negative"    # True on the negative (null-pass) CONDITIONING
 PASS_KEY = "uniavgen_pass"            # transformer_options: the guider's per-step null-pass flags
+CAPTION_CACHE_KEY = "uniavgen_caption_cache"   # transformer_options: the guider's per-run CaptionCache
 
 
 class UniAVGenLatentFormat(comfy.latent_formats.LatentFormat):
@@ -140,15 +141,17 @@ class JointDiT(torch.nn.Module):
         video, audio = x
         self._sync_parameters()
         install_attention(self.video, self.audio, video.device)
-        inputs = _joint_inputs(kwargs)
+        inputs = _joint_inputs(kwargs, transformer_options.get(CAPTION_CACHE_KEY))
         flags = _pass_flags(kwargs, transformer_options, video.shape[0], self.video.config.num_layers)
         out_v, out_a = joint_forward(self.video, self.audio, video, audio, timesteps, inputs, flags)
         return [out_v[:, :, 1:], out_a]   # [:, :, 1:] drops the reference frame
 
 
-def _joint_inputs(kw: dict) -> JointInputs:
+def _joint_inputs(kw: dict, caption_cache=None) -> JointInputs:
     cond_mel = kw.get("uv_cond_mel")
     return JointInputs(
+        # a batch's conditionings, in order: the key of its entries in the run's caption cache
+        caption_cache=caption_cache, caption_key=tuple(kw.get("uv_source", ())),
         text_ids=kw["uv_text_ids"], text_lens=kw["uv_text_lens"],
         t5_context=list(kw["uv_t5"].unbind(0)),
         ref_latent=kw["uv_ref_latent"], cond_latent=kw["uv_cond_latent"],
@@ -204,18 +207,20 @@ class _PerSample(comfy.conds.CONDRegular):
 
 
 class _Tokens(comfy.conds.CONDConstant):
-    """(video tokens, audio tokens) of one sample; its size() feeds memory_required."""
+    """(video tokens, audio tokens, tokens per frame) of one sample; its size() feeds memory_required."""
 
     def size(self):
         return [1, *self.cond]
 
 
-def token_counts(inputs: TaskInputs, patch: tuple[int, int, int] = (1, 2, 2)) -> tuple[int, int]:
-    """Tokens of one forward: video (F + 1 frames incl. the reference) x h x w, audio T_r + T_a."""
+def token_counts(inputs: TaskInputs, patch: tuple[int, int, int] = (1, 2, 2)) -> tuple[int, int, int]:
+    """Tokens of one forward: video (F + 1 frames incl. the reference) x h x w, audio T_r + T_a,
+    and the video tokens of one latent frame (the V2A context of each audio token)."""
     _, _, _, h, w = inputs.video_shape
-    video = (inputs.latent_frames + 1) // patch[0] * (h // patch[1]) * (w // patch[2])
+    frame = (h // patch[1]) * (w // patch[2])
+    video = (inputs.latent_frames + 1) // patch[0] * frame
     audio = (0 if inputs.ref_mel is None else inputs.ref_mel.shape[0]) + inputs.mel_frames
-    return video, audio
+    return video, audio, frame
 
 
 class UniAVGenNativeModel(comfy.model_base.BaseModel):
@@ -262,6 +267,8 @@ class UniAVGenNativeModel(comfy.model_base.BaseModel):
             "uv_cond_latent": comfy.conds.CONDRegular(joint.cond_latent),
             "uv_task": comfy.conds.CONDConstant(int(inputs.task)),
             "uv_negative": _PerSample([negative]),
+            # which conditioning a batch row is (for the caption cache; the object lives all run)
+            "uv_source": _PerSample([(id(inputs), negative)]),
             "uv_tokens": _Tokens(token_counts(inputs, cfg.patch_size)),
         }
         if joint.ref_mel is not None:
@@ -284,25 +291,12 @@ class UniAVGenNativeModel(comfy.model_base.BaseModel):
             return super().memory_required(input_shape, cond_shapes)
         video_tokens = max(t[1] for t in tokens)
         audio_tokens = max(t[2] for t in tokens)
+        # older cond shapes carry no frame size: the estimate then assumes the largest V2A context
+        frame_tokens = max((t[3] for t in tokens if len(t) > 3), default=None)
         return activation_bytes(self.diffusion_model.video.config, self.diffusion_model.audio.config,
                                 video_tokens, audio_tokens, input_shape[0],
-                                mm.dtype_size(self.manual_cast_dtype or self.get_dtype()))
-
-
-def activation_bytes(video_cfg, audio_cfg, video_tokens: int, audio_tokens: int, batch: int,
-                     dtype_size: int) -> float:
-    """Peak activations of one joint forward (a rough, deliberately generous estimate).
-
-    Per branch the block's residual, norm, q/k/v/o (6 x width) and the two FFN hidden tensors
-    (2 x ffn), plus both branches' states carried across the layer, the caption context and the
-    float32 outputs. Attention itself is memory-efficient (SDPA / flash) and adds no L^2 term.
-    """
-    video = video_tokens * (6 * video_cfg.dim + 2 * video_cfg.ffn_dim + 2 * video_cfg.dim)
-    audio = audio_tokens * (6 * audio_cfg.dim + 2 * audio_cfg.ffn_dim + 2 * audio_cfg.dim)
-    text = video_cfg.text_len * (video_cfg.text_dim + 2 * video_cfg.dim)
-    outputs = 4 * (video_tokens * math.prod(video_cfg.patch_size) * video_cfg.out_dim
-                   + audio_tokens * audio_cfg.mel_dim) / max(dtype_size, 1)
-    return 1.25 * batch * dtype_size * (video + audio + text + outputs)
+                                mm.dtype_size(self.manual_cast_dtype or self.get_dtype()),
+                                frame_tokens=frame_tokens)
 
 
 def native_model(video_dit, audio_dit):

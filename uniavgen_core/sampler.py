@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from .geometry import MEL_MEAN, MEL_STD
+from .model.caption_cache import CaptionCache
 from .model.joint import JointInputs, PassFlags, joint_forward
 from .settings import SettingProblem, setting_problems
 from .tasks import TaskInputs
@@ -168,8 +169,12 @@ def sample(video_dit, audio_dit, inputs: TaskInputs, settings: SamplerSettings, 
     audio = audio.to(device=device, dtype=torch.float32)
     timesteps = shifted_timesteps(settings.steps, settings.shift).to(device)
     spec = inputs.spec
-    passes = (inputs.joint_inputs(), inputs.joint_inputs(negative=True))
-    batch = JointInputs.cat(passes) if settings.batched_cfg else None
+    # one caption cache for the run: its keys and values are computed on the first step only
+    caption = CaptionCache()
+    passes = tuple(replace(joint, caption_cache=caption, caption_key=i)
+                   for i, joint in enumerate((inputs.joint_inputs(), inputs.joint_inputs(negative=True))))
+    batch = (replace(JointInputs.cat(passes), caption_cache=caption, caption_key="batch")
+             if settings.batched_cfg else None)
     log.info("UniAVGen %s: %d steps, shift %g, cfg video %g / audio %g, MA-CFG %d steps, SLG layer %d, "
              "%s CFG", inputs.task.name, settings.steps, settings.shift, settings.video_cfg,
              settings.audio_cfg, settings.macfg_steps, settings.skip_layer,

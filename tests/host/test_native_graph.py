@@ -103,7 +103,8 @@ def test_memory_required_grows_and_reaches_load_models_gpu(parts, monkeypatch):
     inner = model.model
 
     def need(frames: int, h: int, w: int) -> float:
-        tokens = [[1, (frames + 1) * (h // 2) * (w // 2), mel_frames(frames)]]
+        # video tokens, audio tokens, video tokens per latent frame (as extra_conds_shapes gives them)
+        tokens = [[1, (frames + 1) * (h // 2) * (w // 2), mel_frames(frames), (h // 2) * (w // 2)]]
         return inner.memory_required([2, 1, 1], cond_shapes={"uv_tokens": tokens})
 
     assert need(5, 4, 6) < need(9, 4, 6) < need(21, 4, 6)

@@ -72,14 +72,21 @@ class QKVAttention(nn.Module):
     def output(self, x: Tensor) -> Tensor:
         return self.o(x.flatten(-2))
 
-    def forward(self, x: Tensor, context: Tensor, attn: AttentionFn, q_rope: Rope | None = None,
-                k_rope: Rope | None = None, k_lens: Tensor | None = None) -> Tensor:
-        q = self.query(x)
+    def context_kv(self, context: Tensor, k_rope: Rope | None = None) -> tuple[Tensor, Tensor]:
+        """Keys (roped when k_rope is given) and values of the context."""
         k, v = self.key_value(context)
-        if q_rope is not None:
-            q = apply_rope(q, q_rope)
         if k_rope is not None:
             k = apply_rope(k, k_rope)
+        return k, v
+
+    def forward(self, x: Tensor, context: Tensor | None, attn: AttentionFn, q_rope: Rope | None = None,
+                k_rope: Rope | None = None, k_lens: Tensor | None = None,
+                kv: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """kv: the context's keys and values already made by context_kv (then context is unused)."""
+        q = self.query(x)
+        k, v = kv if kv is not None else self.context_kv(context, k_rope)
+        if q_rope is not None:
+            q = apply_rope(q, q_rope)
         return self.output(attn(q, k, v, k_lens))
 
 
@@ -100,9 +107,11 @@ class WanBlock(nn.Module):
                                  ops.Linear(ffn_dim, dim, device=device, dtype=dtype))
         self.modulation = modulation_table(6, dim, device, dtype)
 
-    def forward(self, x: Tensor, time: TokenTime, attn: AttentionFn, rope: Rope, context: Tensor,
-                context_rope: Rope | None = None, context_lens: Tensor | None = None) -> Tensor:
-        """x [b, L, D]; rope for x's tokens; context_rope given = audio branch (RoPE on q and k)."""
+    def forward(self, x: Tensor, time: TokenTime, attn: AttentionFn, rope: Rope, context: Tensor | None,
+                context_rope: Rope | None = None, context_lens: Tensor | None = None,
+                context_kv: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """x [b, L, D]; rope for x's tokens; context_rope given = audio branch (RoPE on q and k);
+        context_kv: the cross-attention keys and values of the context, when already made."""
         mod = cast_like(self.modulation, time.e0)[None] + time.e0      # [b, s, 6, D]
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mod.unbind(2)
         segs = time.lengths
@@ -114,7 +123,7 @@ class WanBlock(nn.Module):
         y = self.self_attn(xx, xx, attn, rope, rope)
         x = by_segment(segs, gated_add, [x, y], [gate_msa])
         q_rope = rope if context_rope is not None else None
-        x = x + self.cross_attn(self.norm3(x), context, attn, q_rope, context_rope, context_lens)
+        x = x + self.cross_attn(self.norm3(x), context, attn, q_rope, context_rope, context_lens, context_kv)
         y = self.ffn(by_segment(segs, norm_mod(self.norm2), [x], [shift_mlp, scale_mlp]))
         return by_segment(segs, gated_add, [x, y], [gate_mlp])
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -43,6 +43,10 @@ class JointInputs:
     cond_mel: Tensor | None = None   # [b, T_c, 80] normalised condition mel (A2V), or None
     video_cond: int = 1
     audio_cond: int = 0
+    # caption work reused across the steps of a run (see caption_cache.py); `caption_key` tells the
+    # conditionings apart when one cache serves several (the native path's per-step batches)
+    caption_cache: object | None = field(default=None, compare=False, repr=False)
+    caption_key: Hashable = ()
 
     @staticmethod
     def cat(items: Sequence[JointInputs]) -> JointInputs:

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from .audio import AudioDiT
 from .blocks import Rope
+from .caption_cache import cached
 from .inputs import JointInputs, PassFlags, check_inputs, per_sample_flags
 from .modulation import TokenTime
 from .ops import to_device
@@ -121,7 +122,9 @@ def _prepare(vdit: VideoDiT, adit: AudioDiT, video: Tensor, audio: Tensor, t: Te
         pieces.append(to_device(inp.cond_mel[:, : inp.audio_cond], device))
     pieces.append(audio[:, inp.audio_cond:])
     x_a = adit.embed_audio(torch.cat(pieces, dim=1))
-    ctx_a, text_lens = adit.encode_text(to_device(inp.text_ids, device), inp.text_lens)
+    cache, key = inp.caption_cache, inp.caption_key
+    ctx_a, text_lens = cached(cache, (key, "ctx_a"), adit.encode_text, to_device(inp.text_ids, device),
+                              inp.text_lens)
     t = to_device(t.reshape(-1), device, torch.float32).expand(video.shape[0])
     time_v = vdit.time_embed(t, min(x_v.shape[1], hw * (1 + inp.video_cond)), x_v.shape[1])
     a2v, v2a = [f.a2v for f in flags], [f.v2a for f in flags]
@@ -135,7 +138,7 @@ def _prepare(vdit: VideoDiT, adit: AudioDiT, video: Tensor, audio: Tensor, t: Te
         time_v=time_v,
         time_a=adit.time_embed(t, inp.audio_cond > 0, x_a.shape[1]),
         time_mask=time_v.drop(hw),
-        ctx_v=vdit.embed_text(inp.t5_context, device),
+        ctx_v=cached(cache, (key, "ctx_v"), vdit.embed_text, inp.t5_context, device),
         ctx_a=ctx_a,
         text_lens=text_lens,
         rope_v=vdit.rope.get("grid", grid, device),
@@ -211,14 +214,19 @@ def joint_forward(video_dit: VideoDiT, audio_dit: AudioDiT, video: Tensor, audio
                  video_dit.config.patch_size)
     fusion = _interaction_map(video_dit, audio_dit)
     x_v, x_a, p = _prepare(video_dit, audio_dit, video, audio, t, inputs, flags)
+    cache, key = inputs.caption_cache, inputs.caption_key
     for idx, (block_v, block_a) in enumerate(zip(video_dit.blocks, audio_dit.audio_blocks, strict=True)):
         skip = [f.skips(idx) for f in flags]
         r = _span([not s for s in skip])   # skip-layer guidance: skipped samples keep their state
         if r.start == r.stop:
             continue
         q, old_v, old_a = p.rows(r), x_v[r], x_a[r]
-        new_a = block_a(old_a, q.time_a, audio_dit.attention, q.rope_a, q.ctx_a, q.rope_text, q.text_lens)
-        new_v = block_v(old_v, q.time_v, video_dit.attention, q.rope_v, q.ctx_v)
+        # the caption's keys and values are the same on every step of a run (caption_cache.py)
+        kv_a = cached(cache, (key, "kv_a", idx, r.start, r.stop), block_a.cross_attn.context_kv, q.ctx_a,
+                      q.rope_text)
+        kv_v = cached(cache, (key, "kv_v", idx, r.start, r.stop), block_v.cross_attn.context_kv, q.ctx_v)
+        new_a = block_a(old_a, q.time_a, audio_dit.attention, q.rope_a, None, q.rope_text, q.text_lens, kv_a)
+        new_v = block_v(old_v, q.time_v, video_dit.attention, q.rope_v, None, context_kv=kv_v)
         if idx in fusion:
             new_v, new_a = _fuse(video_dit, audio_dit, fusion[idx], new_v, new_a, q)
         if any(skip[r]):  # a skipped sample between computed ones
