@@ -1,10 +1,10 @@
 """Rows per minute of scripts/batch_csv.py with 1..N local ComfyUI servers on the tiny test models.
 
-    UNIAVGEN_COMFYUI_DIR=/path/to/ComfyUI python benchmarks/bench_batch.py [--servers 3] [--rows 6]
+    UNIAVGEN_COMFYUI_DIR=/path/to/ComfyUI python -m benchmarks.bench_batch [--servers 3] [--rows 6]
         [--threads 1]
 Starts N CPU servers (the test hosts: tiny DiT, stand-in encoders), runs one warm-up row on each
 (model load), then the same AVG batch of --rows rows on 1, 2, ... N of them; prints one JSON object.
-Developer tooling: it builds the hosts with the test helpers.
+Developer tooling: the hosts are built by uniavgen_tools.dev (batch_farm).
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "scripts")]
 
-from helpers.batch_farm import start_farm  # noqa: E402
-from helpers.paths import comfyui_dir  # noqa: E402
-from helpers.tiny_workflows import make_tiny  # noqa: E402
-from uniavgen_batch.scheduler import Batch, Options  # noqa: E402
-from uniavgen_batch.twins import Settings  # noqa: E402
+from uniavgen_tools.batch.scheduler import Batch, Options
+from uniavgen_tools.batch.twins import Settings
+from uniavgen_tools.dev.batch_farm import start_farm
+from uniavgen_tools.dev.tiny_workflows import make_tiny
 
-FACE = ROOT / "example_inputs" / "uniavgen_face.png"
+from .comfy_host import comfyui_dir
+from uniavgen_tools.paths import PACK_ROOT
+
+FACE = PACK_ROOT / "example_inputs" / "uniavgen_face.png"
 
 
 def write_rows(path: Path, n: int, tag: str) -> Path:
@@ -48,9 +48,7 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=6)
     p.add_argument("--threads", type=int, default=1, help="torch threads of each server")
     args = p.parse_args()
-    root = comfyui_dir()
-    if root is None:
-        sys.exit("set UNIAVGEN_COMFYUI_DIR to a ComfyUI checkout")
+    root = comfyui_dir(None)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         servers = start_farm(root, [tmp_path / f"host{i}" for i in range(args.servers)], args.threads)

@@ -1,7 +1,7 @@
 """Time of one joint forward on random weights (or the golden tiny model); prints one JSON object.
 
-    python benchmarks/bench_forward.py --golden --threads 2
-    python benchmarks/bench_forward.py --dim 512 --heads 4 --audio-dim 256 --audio-heads 2 \\
+    python -m benchmarks.bench_forward --golden --threads 2
+    python -m benchmarks.bench_forward --dim 512 --heads 4 --audio-dim 256 --audio-heads 2 \\
         --latent 21 8 8 --threads 2 [--batch 2] [--flags plain|zero_con]
 Mel frames follow the official rule floor((4(F-1)+1) * 100 / 16) (506 for F = 21).
 """
@@ -11,18 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from uniavgen_core.checkpoint import load_uniavgen  # noqa: E402
-from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig  # noqa: E402
-from uniavgen_core.model import AudioDiT, JointInputs, PassFlags, VideoDiT, joint_forward  # noqa: E402
+from uniavgen_core.checkpoint import load_uniavgen
+from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig
+from uniavgen_core.model import AudioDiT, JointInputs, PassFlags, VideoDiT, joint_forward
+from uniavgen_tools.paths import PACK_ROOT
 
 FLAGS = {"plain": PassFlags(), "zero_con": PassFlags(zero_con=True), "slg": PassFlags(skip_layer=11),
          "zero_con_slg": PassFlags(zero_con=True, skip_layer=11)}
@@ -69,7 +66,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     if args.golden:
-        models = load_uniavgen(ROOT.parent / "shared" / "golden" / "checkpoint")
+        models = load_uniavgen(PACK_ROOT.parent / "shared" / "golden" / "checkpoint")
         args.latent = (5, 4, 6)
     else:
         models = random_models(args)

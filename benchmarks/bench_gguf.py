@@ -1,6 +1,6 @@
 """What each GGUF type costs and saves: bytes of the full model, load RAM, forward time, forward error.
 
-    python benchmarks/bench_gguf.py [--dim 256 --audio-dim 128 --layers 30 --latent 21 8 8] [--threads 2]
+    python -m benchmarks.bench_gguf [--dim 256 --audio-dim 128 --layers 30 --latent 21 8 8] [--threads 2]
 Prints one JSON object:
 - `full_model`: bytes of the 7.06 B release for each type, computed from the official tensor shapes
   (reference/official_state_dict_shapes.json) with the converter's choice of float-kept tensors;
@@ -30,22 +30,21 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from bench_forward import inputs  # noqa: E402
-from bench_load import _reset_peak, _status_kb  # noqa: E402
-from safetensors.torch import save_file  # noqa: E402
+from .bench_forward import inputs
+from .bench_load import _reset_peak, _status_kb
+from safetensors.torch import save_file
 
-from uniavgen_core.checkpoint import is_audio_key, load_audio_dit, load_video_dit  # noqa: E402
-from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig  # noqa: E402
-from uniavgen_core.convert import write_half_gguf  # noqa: E402
-from uniavgen_core.gguf_dequant import BLOCKS  # noqa: E402
-from uniavgen_core.gguf_write import WRITE_TYPES, gguf_bytes, tensor_type  # noqa: E402
-from uniavgen_core.model import AudioDiT, PassFlags, VideoDiT, joint_forward  # noqa: E402
-from uniavgen_core.text import Vocabulary  # noqa: E402
+from uniavgen_core.checkpoint import is_audio_key, load_audio_dit, load_video_dit
+from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig
+from uniavgen_core.convert import write_half_gguf
+from uniavgen_core.gguf_dequant import BLOCKS
+from uniavgen_core.gguf_write import WRITE_TYPES, gguf_bytes, tensor_type
+from uniavgen_core.model import AudioDiT, PassFlags, VideoDiT, joint_forward
+from uniavgen_core.text import Vocabulary
+from uniavgen_tools.paths import PACK_ROOT
 
-SHAPES = ROOT.parent / "shared" / "reference" / "official_state_dict_shapes.json"
+SHAPES = PACK_ROOT.parent / "shared" / "reference" / "official_state_dict_shapes.json"
 READ_ONLY_TYPES = ("Q6_K", "Q5_K", "Q4_K", "Q3_K", "Q2_K")   # readable, not writable by the gguf package
 
 
@@ -97,8 +96,9 @@ def _forward(video, audio, sample, repeats: int) -> tuple[float, tuple[torch.Ten
 
 
 def _load_rss(video_file: Path, audio_file: Path) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--measure-load", str(video_file), str(audio_file)],
-                          capture_output=True, text=True, check=True, timeout=600)
+    child = [sys.executable, "-m", "benchmarks.bench_gguf", "--measure-load", str(video_file),
+             str(audio_file)]
+    done = subprocess.run(child, cwd=PACK_ROOT, capture_output=True, text=True, check=True, timeout=600)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

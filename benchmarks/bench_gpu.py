@@ -1,6 +1,6 @@
 """Full-size UniAVGen on a GPU, random weights, through ComfyUI's memory machinery; one JSON object.
 
-    COMFYUI_DIR=/path/to/ComfyUI python benchmarks/bench_gpu.py [--steps 3] \\
+    COMFYUI_DIR=/path/to/ComfyUI python -m benchmarks.bench_gpu [--steps 3] \\
         [--weights bf16 fp8_e4m3fn] [--vram-gb 24] [--short-side 736]
 736x1280, 81 frames (21 latent frames of 46x80 + the reference frame), 506 mel frames, batched CFG
 with MA-CFG and SLG, as the sampler node runs it. The DiTs come from the pack's loader nodes (a
@@ -18,19 +18,18 @@ tiny size: a check that the script works, not a measurement.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig  # noqa: E402
-from uniavgen_core.sampler import SamplerSettings, sample  # noqa: E402
-from uniavgen_core.tasks import Task, TaskInputs  # noqa: E402
+from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig
+from uniavgen_core.sampler import SamplerSettings, sample
+from uniavgen_core.tasks import Task, TaskInputs
+from uniavgen_tools.dev.random_inputs import random_task_inputs
 
 # dense bf16 tensor-core peaks (TFLOP/s) by device-name fragment; None when the name is unknown
 BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "4090": 165.0,
@@ -52,7 +51,7 @@ def matmul_flops(video: VideoDiTConfig, audio: AudioDiTConfig, video_tokens: int
 def build(args, video_cfg, audio_cfg, weights: str, device: torch.device):
     """The DiT pair from the pack's loader nodes (weight_dtype `weights`), parked on the CPU inside
     their ModelPatchers, from a random checkpoint written once to --checkpoint-dir."""
-    from comfy_host import load_dits, write_random_checkpoint
+    from .comfy_host import load_dits, write_random_checkpoint
 
     file_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     name = f"uniavgen_random_{video_cfg.dim}_{audio_cfg.dim}_{video_cfg.num_layers}.safetensors"
@@ -78,12 +77,10 @@ def load(patchers, device: torch.device, budget: int | None) -> list[dict]:
 
 
 def task_inputs(frames: int, height: int, width: int, device: torch.device) -> TaskInputs:
-    g = torch.Generator().manual_seed(0)
-    return TaskInputs(task=Task.AVG, speech_ids=torch.randint(0, 2545, (60,), generator=g), speech_len=60,
-                      neg_speech_ids=torch.full((10,), -1), neg_speech_len=10,
-                      t5_context=torch.randn(60, 4096, generator=g), t5_negative=torch.zeros(0, 4096),
-                      ref_latent=torch.randn(1, 48, 1, height, width, generator=g).to(device),
-                      latent_frames=frames)
+    """The released vocabulary's size (2545), a 60-token sentence and caption, no negative caption."""
+    inputs = random_task_inputs(Task.AVG, latent=(frames, height, width), vocab=2545, speech_tokens=60,
+                                caption_tokens=60, t5_negative=torch.zeros(0, 4096))
+    return replace(inputs, ref_latent=inputs.ref_latent.to(device))
 
 
 def run(args, weights: str, offload: bool, device, video_cfg, audio_cfg, shape) -> dict:
@@ -148,7 +145,7 @@ def main() -> None:
     if not args.smoke and not torch.cuda.is_available():
         print(json.dumps({"skipped": "no CUDA device here; run it on a GPU machine (or --smoke on the CPU)"}))
         return
-    from comfy_host import boot, comfyui_dir
+    from .comfy_host import boot, comfyui_dir
 
     boot(comfyui_dir(args.comfyui), cpu=args.smoke)
     if args.smoke:

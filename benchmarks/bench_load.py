@@ -1,8 +1,8 @@
 """Peak host RAM and time of loading a UniAVGen checkpoint; prints one JSON object.
 
 Run it in a fresh process per measurement:
-    python benchmarks/bench_load.py [CHECKPOINT] [--dtype bf16]       (default: the golden checkpoint)
-    python benchmarks/bench_load.py --make-synthetic DIR [--single-file] --dim 512 --heads 4 \
+    python -m benchmarks.bench_load [CHECKPOINT] [--dtype bf16]       (default: the golden checkpoint)
+    python -m benchmarks.bench_load --make-synthetic DIR [--single-file] --dim 512 --heads 4 \
         --audio-dim 256 --audio-heads 2
 The peak is the resident-set high-water mark of the load alone (reset just before it), compared
 with the bytes of the checkpoint files.
@@ -13,17 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from uniavgen_core.checkpoint import load_uniavgen, open_checkpoint  # noqa: E402
-from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig  # noqa: E402
+from uniavgen_core.checkpoint import load_uniavgen, open_checkpoint
+from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig
+from uniavgen_tools.paths import PACK_ROOT
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16,
           "fp8_e4m3fn": torch.float8_e4m3fn}
@@ -106,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", nargs="?", type=Path,
-                        default=ROOT.parent / "shared" / "golden" / "checkpoint")
+                        default=PACK_ROOT.parent / "shared" / "golden" / "checkpoint")
     parser.add_argument("--dtype", choices=sorted(DTYPES))
     parser.add_argument("--make-synthetic", type=Path, metavar="DIR")
     parser.add_argument("--single-file", action="store_true", help="with --make-synthetic: one .safetensors")

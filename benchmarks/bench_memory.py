@@ -1,7 +1,7 @@
 """The activation-memory estimate ComfyUI's loader gets (UniAVGen Model's memory_required) against
 the measured peak of one joint forward on the CPU; prints one JSON object.
 
-    python benchmarks/bench_memory.py [--dim 256 --heads 2 --audio-dim 128 --audio-heads 1 \\
+    python -m benchmarks.bench_memory [--dim 256 --heads 2 --audio-dim 128 --audio-heads 1 \\
         --layers 2] [--batch 2] [--sizes 9x16x16 17x24x24 21x32x32]
 Each size (latent frames x height x width) runs in its own process: random weights, one warm-up
 forward (the process's one-time library buffers, the cached RoPE / window tables), then the
@@ -21,17 +21,16 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from bench_load import _reset_peak, _status_kb  # noqa: E402
-from uniavgen_core.activation_memory import activation_bytes  # noqa: E402
-from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig  # noqa: E402
-from uniavgen_core.geometry import mel_frames  # noqa: E402
+from uniavgen_tools.paths import PACK_ROOT
+
+from .bench_load import _reset_peak, _status_kb
+from uniavgen_core.activation_memory import activation_bytes
+from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig
+from uniavgen_core.geometry import mel_frames
 
 MMAP_THRESHOLD = 65536
 DEFAULT_SIZES = ("9x16x16", "17x24x24", "21x32x32")
@@ -56,7 +55,7 @@ def measure_one(args, size: tuple[int, int, int]) -> dict:
     """In this process: the peak rise of one forward (see the module docstring)."""
     from dataclasses import replace
 
-    from bench_forward import inputs
+    from .bench_forward import inputs
     from uniavgen_core.model.caption_cache import CaptionCache
     from uniavgen_core.model import AudioDiT, PassFlags, VideoDiT, joint_forward
 
@@ -100,11 +99,12 @@ def main() -> None:
     rows = []
     for size in args.sizes:
         frames, height, width = (int(v) for v in size.split("x"))
-        child = [sys.executable, __file__, "--one", size, "--dim", str(args.dim), "--heads", str(args.heads),
-                 "--audio-dim", str(args.audio_dim), "--audio-heads", str(args.audio_heads),
-                 "--layers", str(args.layers), "--batch", str(args.batch), "--threads", str(args.threads)]
+        child = [sys.executable, "-m", "benchmarks.bench_memory", "--one", size, "--dim", str(args.dim),
+                 "--heads", str(args.heads), "--audio-dim", str(args.audio_dim),
+                 "--audio-heads", str(args.audio_heads), "--layers", str(args.layers),
+                 "--batch", str(args.batch), "--threads", str(args.threads)]
         env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(MMAP_THRESHOLD))
-        done = subprocess.run(child, capture_output=True, text=True, check=True, env=env)
+        done = subprocess.run(child, capture_output=True, text=True, check=True, env=env, cwd=PACK_ROOT)
         measured = json.loads(done.stdout.strip().splitlines()[-1])
         video_tokens, audio_tokens = tokens(video_cfg, frames, height, width)
         estimate = activation_bytes(video_cfg, audio_cfg, video_tokens, audio_tokens, args.batch, 4,

@@ -1,7 +1,7 @@
 """Sampler step time (sequential vs batched CFG) and peak RSS on the CPU; prints one JSON object.
 
-    python benchmarks/bench_sampler.py --golden --steps 4 --threads 2
-    python benchmarks/bench_sampler.py --dim 512 --heads 4 --audio-dim 256 --audio-heads 2 \\
+    python -m benchmarks.bench_sampler --golden --steps 4 --threads 2
+    python -m benchmarks.bench_sampler --dim 512 --heads 4 --audio-dim 256 --audio-heads 2 \\
         --latent 21 8 8 --steps 3 --threads 2 [--path core|node|native] [--repeats 3]
 The medium config keeps the official head width (128) with fewer channels; 21 latent frames give the
 official 506 mel frames. Each mode runs `steps` full MA-CFG steps (cond + null pass per step).
@@ -24,23 +24,21 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from bench_forward import add_model_args, random_models  # noqa: E402
-from bench_load import _reset_peak, _status_kb  # noqa: E402
-from uniavgen_core.checkpoint import load_uniavgen  # noqa: E402
-from uniavgen_core.sampler import SamplerSettings, sample  # noqa: E402
-from uniavgen_core.tasks import Task, TaskInputs  # noqa: E402
-from uniavgen_core.text import SpeechTextEncoder, Vocabulary  # noqa: E402
+from .bench_forward import add_model_args, random_models
+from .bench_load import _reset_peak, _status_kb
+from uniavgen_core.checkpoint import load_uniavgen
+from uniavgen_core.sampler import SamplerSettings, sample
+from uniavgen_core.tasks import Task, TaskInputs
+from uniavgen_core.text import SpeechTextEncoder, Vocabulary
+from uniavgen_tools.paths import PACK_ROOT
 
-GOLDEN = Path(os.environ.get("UNIAVGEN_GOLDEN_DIR") or ROOT.parent / "shared" / "golden") / "checkpoint"
+GOLDEN = Path(os.environ.get("UNIAVGEN_GOLDEN_DIR") or PACK_ROOT.parent / "shared" / "golden") / "checkpoint"
 # 48 characters, as many speech tokens as the core path's random ids
 SPEECH = "Hello there, it is a fine day to talk about cats."
 CAPTION_TOKENS = 24
@@ -48,7 +46,7 @@ SEED = 2025
 
 
 def _speech_ids(vocab_size: int):
-    from comfy_host import bench_vocabulary
+    from .comfy_host import bench_vocabulary
 
     return SpeechTextEncoder(Vocabulary.from_text(bench_vocabulary(vocab_size))).encode(SPEECH, "en")
 
@@ -68,7 +66,7 @@ def node_inputs(inputs: TaskInputs) -> dict:
     """The same task as the nodes' inputs: CONDITIONING, SPEECH, the reference LATENT, the length."""
     import comfy.latent_formats
 
-    from comfy_host import node
+    from .comfy_host import node
 
     ref = comfy.latent_formats.Wan22().process_out(inputs.ref_latent)
     return {"positive": [[inputs.t5_context[None], {}]], "negative": [[inputs.t5_negative[None], {}]],
@@ -109,7 +107,7 @@ class NodePath:
         self.dits, self.graph = (video_dit, audio_dit), node_inputs(inputs)
 
     def __call__(self, steps: int, batched: bool) -> None:
-        from comfy_host import node
+        from .comfy_host import node
 
         node("UniAVGenSampler", video_dit=self.dits[0], audio_dit=self.dits[1], seed=SEED, steps=steps,
              shift=5.0, video_cfg=3.0, audio_cfg=2.0, macfg_fraction=0.5, slg_layer=11, batched_cfg=batched,
@@ -120,7 +118,7 @@ class NativePath(NodePath):
     """The native graph: UniAVGen Model -> Conditioning -> Guider + Scheduler -> SamplerCustomAdvanced."""
 
     def __call__(self, steps: int, batched: bool) -> None:
-        from comfy_host import node
+        from .comfy_host import node
 
         g = self.graph
         model = node("UniAVGenModel", video_dit=self.dits[0], audio_dit=self.dits[1])[0]
@@ -153,7 +151,7 @@ def build(args):
     if args.path == ["core"]:
         return {"core": CorePath(video, audio, inputs)}, configs, weights, inputs
     del video, audio   # the loaders read the weights again, as ComfyUI does
-    from comfy_host import boot, comfyui_dir, load_dits
+    from .comfy_host import boot, comfyui_dir, load_dits
 
     boot(comfyui_dir(args.comfyui))
     dits = load_dits(checkpoint, configs[1].vocab_size)

@@ -1,6 +1,6 @@
 """Step caching trade-off on the golden tiny model: model calls skipped vs latent error; one JSON object.
 
-    python benchmarks/bench_step_cache.py [--steps 20] [--thresholds 0.02 0.05 0.1 0.2]
+    python -m benchmarks.bench_step_cache [--steps 20] [--thresholds 0.02 0.05 0.1 0.2]
 Error is relative L2 of the final video and audio latents against the same run without caching.
 """
 
@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from bench_sampler import GOLDEN, task_inputs  # noqa: E402
-from uniavgen_core.checkpoint import load_uniavgen  # noqa: E402
-from uniavgen_core.model.joint import joint_forward  # noqa: E402
-from uniavgen_core.sampler import SamplerSettings, sample  # noqa: E402
+from .bench_sampler import GOLDEN, task_inputs
+from uniavgen_core.checkpoint import load_uniavgen
+from uniavgen_core.model.joint import joint_forward
+from uniavgen_core.sampler import SamplerSettings, sample
 
 
 def main() -> None:

@@ -1,24 +1,22 @@
 """ComfyUI imported into a benchmark process (CPU), the pack loaded by ComfyUI's own custom-node loader.
 
 Benchmarks measure what users run: models come from the pack's loader nodes and sampling goes
-through the node classes ComfyUI registered. Nothing here is shared with the tests (they have their
-own host helpers); the few boot lines are repeated on purpose.
+through the node classes ComfyUI registered. ComfyUI is booted by the same harness the host tests use
+(uniavgen_tools.dev.inprocess).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import string
-import sys
 import tempfile
 from pathlib import Path
 
 import torch
+from uniavgen_tools.dev.inprocess import boot_comfy, load_builtin_nodes, load_pack
 
-ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger(__name__)
 
 VOCAB_FILE = "vocab.txt"
@@ -36,25 +34,12 @@ def comfyui_dir(given: str | None) -> Path:
 def boot(folder: Path, *, cpu: bool = True) -> None:
     """Import ComfyUI from `folder` (before anything picks a device) and load the pack and the
     built-in extra nodes (SamplerCustomAdvanced, RandomNoise, ...) into NODE_CLASS_MAPPINGS."""
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-    from comfy.cli_args import args
-
-    args.cpu = cpu
-    import comfy.options
-
-    comfy.options.enable_args_parsing(False)
-    import utils.install_util  # noqa: F401  (the top-level package before nodes.py shadows `utils`)
+    boot_comfy(folder, cpu=cpu)
+    load_builtin_nodes()
     import nodes
 
-    if "SamplerCustomAdvanced" not in nodes.NODE_CLASS_MAPPINGS:
-        asyncio.run(nodes.init_builtin_extra_nodes())
     if "UniAVGenSampler" not in nodes.NODE_CLASS_MAPPINGS:
-        custom = Path(tempfile.mkdtemp(prefix="uniavgen_bench_nodes_"))
-        link = custom / "ComfyUI-UniAVGen"
-        link.symlink_to(ROOT, target_is_directory=True)
-        if not asyncio.run(nodes.load_custom_node(str(link))):
-            raise SystemExit(json.dumps({"error": f"ComfyUI could not load the pack from {ROOT}"}))
+        load_pack(Path(tempfile.mkdtemp(prefix="uniavgen_bench_nodes_")))
 
 
 def node(node_id: str, **inputs) -> tuple:

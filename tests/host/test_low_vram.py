@@ -51,7 +51,7 @@ def test_partial_load_gives_the_same_clip_as_a_full_load(tiny_models, pack):
 
 def test_gpu_benchmark_smoke_run(comfy_root):
     """bench_gpu.py's code (ComfyUI ops, fp8 storage, partial loading) on a tiny CPU model."""
-    done = subprocess.run([sys.executable, "benchmarks/bench_gpu.py", "--smoke", "--steps", "1",
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_gpu", "--smoke", "--steps", "1",
                            "--comfyui", str(comfy_root)], cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=300, check=True)
     out = json.loads(done.stdout.strip().splitlines()[-1])

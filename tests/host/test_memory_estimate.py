@@ -20,14 +20,13 @@ from uniavgen_core.activation_memory import activation_bytes
 from uniavgen_core.tasks import Task, TaskInputs
 
 # the graph pieces are shared with the whole-graph tests
-from .test_node_graphs import parts  # noqa: F401
 
 SIZES = ("9x16x16", "13x16x16", "17x24x24")   # latent frames x height x width: ~45 to ~200 MB
 
 
 def test_estimate_is_within_25_percent_of_the_measured_peak():
-    done = subprocess.run([sys.executable, "benchmarks/bench_memory.py", "--threads", "1", "--sizes", *SIZES],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=True)
+    command = [sys.executable, "-m", "benchmarks.bench_memory", "--threads", "1", "--sizes", *SIZES]
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=True)
     rows = json.loads(done.stdout.strip().splitlines()[-1])["sizes"]
     assert [r["latent"] for r in rows] == [[int(v) for v in s.split("x")] for s in SIZES]
     for r in rows:
@@ -36,7 +35,7 @@ def test_estimate_is_within_25_percent_of_the_measured_peak():
     assert rows[0]["measured_mb"] < rows[1]["measured_mb"] < rows[2]["measured_mb"]
 
 
-def test_the_model_gives_the_loader_the_checked_estimate(parts):  # noqa: F811
+def test_the_model_gives_the_loader_the_checked_estimate(parts):
     """memory_required of the native model is the formula above, from the conditioning's tokens."""
     model = run("UniAVGenModel", video_dit=parts["video_dit"], audio_dit=parts["audio_dit"])[0].model
     inputs = TaskInputs(task=Task.AVG, speech_ids=torch.zeros(20, dtype=torch.long), speech_len=20,

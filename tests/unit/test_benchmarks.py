@@ -16,7 +16,7 @@ def _json(*args: str) -> dict:
 
 
 def test_sampler_benchmark_reports_both_modes():
-    out = _json("benchmarks/bench_sampler.py", "--dim", "64", "--heads", "4", "--audio-dim", "32",
+    out = _json("-m", "benchmarks.bench_sampler", "--dim", "64", "--heads", "4", "--audio-dim", "32",
                 "--audio-heads", "2", "--latent", "5", "4", "6", "--steps", "1", "--threads", "1")
     assert out["video_dim"] == 64 and out["latent"] == [5, 4, 6] and out["mel_frames"] == 106
     assert out["sequential_s_per_step"] > 0 and out["batched_s_per_step"] > 0
@@ -26,12 +26,12 @@ def test_sampler_benchmark_reports_both_modes():
 def test_gpu_benchmark_skips_cleanly_without_cuda():
     import torch
 
-    out = _json("benchmarks/bench_gpu.py", "--steps", "1")
+    out = _json("-m", "benchmarks.bench_gpu", "--steps", "1")
     assert ("skipped" in out) != torch.cuda.is_available()
 
 
 def test_gguf_benchmark_reports_every_type():
-    out = _json("benchmarks/bench_gguf.py", "--dim", "128", "--audio-dim", "64", "--layers", "2",
+    out = _json("-m", "benchmarks.bench_gguf", "--dim", "128", "--audio-dim", "64", "--layers", "2",
                 "--latent", "2", "4", "4", "--types", "Q8_0", "Q4_0", "--repeats", "1", "--threads", "1",
                 "--layer-dim", "256", "--layer-tokens", "64")
     full = out["full_model"]

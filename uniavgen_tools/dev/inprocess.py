@@ -13,14 +13,14 @@ from ..paths import PACK_ROOT
 _PACK_DIR_NAME = "ComfyUI-UniAVGen"
 
 
-def boot_comfy(comfyui_dir: Path) -> None:
-    """Put ComfyUI on sys.path and force CPU before anything touches devices."""
+def boot_comfy(comfyui_dir: Path, *, cpu: bool = True) -> None:
+    """Put ComfyUI on sys.path and choose the device (CPU unless told) before anything touches it."""
     root = str(comfyui_dir)
     if root not in sys.path:
         sys.path.insert(0, root)
     from comfy.cli_args import args
 
-    args.cpu = True
+    args.cpu = cpu
     import comfy.options
 
     comfy.options.enable_args_parsing(False)
