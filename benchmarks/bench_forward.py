@@ -18,7 +18,8 @@ import torch
 
 from uniavgen_core.checkpoint import load_uniavgen
 from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig
-from uniavgen_core.model import AudioDiT, JointInputs, PassFlags, VideoDiT, joint_forward
+from uniavgen_core.model import AudioDiT, PassFlags, VideoDiT, joint_forward
+from uniavgen_tools.dev.random_inputs import random_joint_sample
 from uniavgen_tools.paths import PACK_ROOT
 
 FLAGS = {"plain": PassFlags(), "zero_con": PassFlags(zero_con=True), "slg": PassFlags(skip_layer=11),
@@ -35,14 +36,8 @@ def random_models(args: argparse.Namespace) -> tuple[VideoDiT, AudioDiT]:
 
 
 def inputs(frames: int, height: int, width: int, batch: int, vocab: int):
-    g = torch.Generator().manual_seed(1)
-    mel = (4 * (frames - 1) + 1) * 100 // 16
-    ref = torch.randn(batch, 48, 1, height, width, generator=g)
-    ji = JointInputs(text_ids=torch.randint(0, vocab, (batch, 48), generator=g),
-                     text_lens=torch.full((batch,), 48), t5_context=[torch.randn(12, 4096)] * batch,
-                     ref_latent=ref, cond_latent=ref)
-    video = torch.randn(batch, 48, frames, height, width, generator=g)
-    return video, torch.randn(batch, mel, 80, generator=g), torch.full((batch,), 937.5), ji
+    """(video, mel, t, JointInputs) of a `batch` on the (frames, height, width) latent grid."""
+    return random_joint_sample(latent=(frames, height, width), vocab=vocab, batch=batch)
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:

@@ -36,6 +36,7 @@ from uniavgen_core.checkpoint import load_uniavgen
 from uniavgen_core.sampler import SamplerSettings, sample
 from uniavgen_core.tasks import Task, TaskInputs
 from uniavgen_core.text import SpeechTextEncoder, Vocabulary
+from uniavgen_tools.dev.random_inputs import random_task_inputs
 from uniavgen_tools.paths import PACK_ROOT
 
 GOLDEN = Path(os.environ.get("UNIAVGEN_GOLDEN_DIR") or PACK_ROOT.parent / "shared" / "golden") / "checkpoint"
@@ -53,13 +54,12 @@ def _speech_ids(vocab_size: int):
 
 def task_inputs(frames: int, height: int, width: int, vocab: int) -> TaskInputs:
     """What the nodes build for SPEECH, a 24-token caption, an empty negative and a random face."""
-    g = torch.Generator().manual_seed(1)
     texts = _speech_ids(vocab)
-    return TaskInputs(task=Task.AVG, speech_ids=texts.positive.ids[0], speech_len=int(texts.positive.lens[0]),
-                      neg_speech_ids=texts.negative.ids[0], neg_speech_len=int(texts.negative.lens[0]),
-                      t5_context=torch.randn(CAPTION_TOKENS, 4096, generator=g),
-                      t5_negative=torch.zeros(0, 4096),
-                      ref_latent=torch.randn(1, 48, 1, height, width, generator=g), latent_frames=frames)
+    positive, negative = texts.positive, texts.negative
+    return random_task_inputs(Task.AVG, latent=(frames, height, width), caption_tokens=CAPTION_TOKENS, seed=1,
+                              speech_ids=positive.ids[0], speech_len=int(positive.lens[0]),
+                              neg_speech_ids=negative.ids[0], neg_speech_len=int(negative.lens[0]),
+                              t5_negative=torch.zeros(0, 4096))
 
 
 def node_inputs(inputs: TaskInputs) -> dict:

@@ -86,10 +86,16 @@ class GoldenRun:
             latent_frames=kw["num_tokens_video"], mel_frames=kw["num_tokens_audio"],
         )
 
+    @property
+    def macfg_fraction(self) -> float:
+        """The official macfg_prop as the pack's fraction: the official signature's default 1e4 means
+        every step (int(prop * steps) >= steps), which the pack writes as 1.0."""
+        return min(float(self.entry["params"]["macfg_prop"]), 1.0)
+
     def settings(self, *, batched_cfg: bool = False) -> SamplerSettings:
         p = self.entry["params"]
         return SamplerSettings(steps=p["sampling_steps"], shift=p["shift"], video_cfg=p["video_guide_scale"],
-                               audio_cfg=p["audio_guide_scale"], macfg_fraction=p["macfg_prop"],
+                               audio_cfg=p["audio_guide_scale"], macfg_fraction=self.macfg_fraction,
                                slg_layer=p["slg"], seed=p["seed"], batched_cfg=batched_cfg)
 
     def noise(self) -> Noise:

@@ -13,6 +13,7 @@ import torch
 
 from helpers import tiny
 from helpers.node_runner import run
+from uniavgen_tools.dev.random_inputs import random_joint_sample
 from uniavgen_tools.dev.tiny_models import tiny_checkpoint
 from uniavgen_core.checkpoint import is_audio_key, load_audio_dit, load_video_dit, open_checkpoint
 from uniavgen_core.convert import convert
@@ -216,23 +217,13 @@ def test_a_k_quant_gguf_with_both_halves_loads_and_runs(pack, tmp_path):
     held = {m.quant_type for p in (video_p, audio_p) for m in p.model.modules()
             if getattr(m, "quant_type", None)}
     assert held == set(k_types)
-    g = torch.Generator().manual_seed(0)
-    cfg = video_p.model.config
-    sample = (torch.randn(1, cfg.in_dim, 2, 4, 6, generator=g), torch.randn(1, 20, 80, generator=g),
-              torch.tensor([500.0]), _joint_inputs(g, cfg, audio_p.model.config.vocab_size))
+    sample = random_joint_sample(latent=(2, 4, 6), vocab=audio_p.model.config.vocab_size, speech_tokens=12,
+                                 caption_tokens=7, caption_width=video_p.model.config.text_dim,
+                                 timestep=500.0, seed=0)
     out = _forward(video_p.model, audio_p.model, sample)
     path = folder / "uniavgen_kquant.gguf"
     exact = _forward(_expanded(path, "video"), _expanded(path, "audio"), sample)
     assert all(torch.isfinite(o).all() for o in out) and max(_rel(out, exact)) < 1e-5
-
-
-def _joint_inputs(g: torch.Generator, cfg, vocab: int):
-    from uniavgen_core.model import JointInputs
-
-    ref = torch.randn(1, cfg.in_dim, 1, 4, 6, generator=g)
-    return JointInputs(text_ids=torch.randint(0, vocab, (1, 12), generator=g), text_lens=torch.tensor([12]),
-                       t5_context=[torch.randn(7, cfg.text_dim, generator=g)], ref_latent=ref,
-                       cond_latent=ref)
 
 
 def test_damaged_gguf_files_are_refused_naming_the_node_and_the_file(models_dir):

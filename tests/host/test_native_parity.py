@@ -58,7 +58,7 @@ def native_graph(pack, model, run: GoldenRun, *, batched: bool) -> tuple[torch.T
     sigmas = run_node("UniAVGenScheduler", steps=p["sampling_steps"], shift=p["shift"])[0]
     guider = run_node("UniAVGenGuider", model=model, positive=positive, negative=negative,
                       video_cfg=p["video_guide_scale"], audio_cfg=p["audio_guide_scale"],
-                      macfg_fraction=p["macfg_prop"], slg_layer=p["slg"], batched_cfg=batched)[0]
+                      macfg_fraction=run.macfg_fraction, slg_layer=p["slg"], batched_cfg=batched)[0]
     out, _denoised = run_node("SamplerCustomAdvanced", noise=noise, guider=guider, sampler=sampler,
                               sigmas=sigmas, latent_image=latent)
     video, audio = out["samples"].unbind()

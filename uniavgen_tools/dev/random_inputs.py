@@ -1,11 +1,13 @@
-"""Random task inputs of any size: the one factory behind the sampler tests and the benchmarks."""
+"""Random inputs of any size, for the sampler (TaskInputs) and for one joint forward: the one factory
+behind the tests and the benchmarks."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from uniavgen_core.geometry import LATENT_CHANNELS, MEL_BINS
+from uniavgen_core.geometry import LATENT_CHANNELS, MEL_BINS, mel_frames
+from uniavgen_core.model.joint import JointInputs
 from uniavgen_core.tasks import Task, TaskInputs
 
 T5_WIDTH = 4096
@@ -47,3 +49,20 @@ def random_task_inputs(task: Task, *, latent: tuple[int, int, int] = (3, 2, 4), 
     )
     fields.update(overrides)
     return TaskInputs(**fields)
+
+
+def random_joint_sample(*, latent: tuple[int, int, int], vocab: int, batch: int = 1, speech_tokens: int = 48,
+                        caption_tokens: int = 12, caption_width: int = T5_WIDTH, timestep: float = 937.5,
+                        seed: int = 1) -> tuple[Tensor, Tensor, Tensor, JointInputs]:
+    """(video, mel, t, JointInputs) of one joint forward on a `latent` (frames, height, width) grid
+    with as many mel frames as the clip has at 16 fps (the forward benchmarks' and GGUF tests' input)."""
+    g = torch.Generator().manual_seed(seed)
+    frames, height, width = latent
+    ref = torch.randn(batch, LATENT_CHANNELS, 1, height, width, generator=g)
+    joint = JointInputs(text_ids=torch.randint(0, vocab, (batch, speech_tokens), generator=g),
+                        text_lens=torch.full((batch,), speech_tokens),
+                        t5_context=[torch.randn(caption_tokens, caption_width, generator=g)] * batch,
+                        ref_latent=ref, cond_latent=ref)
+    video = torch.randn(batch, LATENT_CHANNELS, frames, height, width, generator=g)
+    mel = torch.randn(batch, mel_frames(frames), MEL_BINS, generator=g)
+    return video, mel, torch.full((batch,), timestep), joint
