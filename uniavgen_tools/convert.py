@@ -1,8 +1,8 @@
 """Convert the official UniAVGen download into single safetensors (or GGUF) files.
 
-From the pack's folder, with the Python that runs ComfyUI (torch and safetensors, nothing else):
-    python -m uniavgen_tools.convert ../../models/diffusion_models/UniAVGen ../../models/diffusion_models \\
-        --vocoder ../../models/diffusion_models/UniAVGen/code2wav_bigvgan_model
+With the Python that runs ComfyUI (torch and safetensors, nothing else), from the pack's folder:
+    python -m uniavgen_tools.convert SRC DST [--vocoder DIR]
+or from any folder: bash <pack>/scripts/uniavgen.sh convert SRC DST [--vocoder DIR]
 """
 
 from uniavgen_core.convert import main

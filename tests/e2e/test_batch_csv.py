@@ -268,10 +268,11 @@ def test_no_server_is_one_line_and_exit_1(tmp_path):
     (tmp_path / "datas").mkdir()
     shutil.copyfile(SAMPLES / "uniavgen_face.png", tmp_path / "datas" / "uniavgen_face.png")
     url = "http://127.0.0.1:9"
-    result = subprocess.run([sys.executable, "-m", "uniavgen_tools.batch", str(csv_path),
+    # the README's command, from another folder
+    result = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "uniavgen.sh"), "batch", str(csv_path),
                              "--server", url, "--output", str(tmp_path / "out")],
                             capture_output=True, text=True, cwd=tmp_path, timeout=120,
-                            env={**os.environ, **CLI_ENV})
+                            env={**os.environ, "UNIAVGEN_PY": sys.executable})
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and url in lines[0] and "Traceback" not in result.stderr, result.stderr

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 
@@ -17,17 +17,16 @@ from uniavgen_core.random_models import write_random_vocoder
 
 def _readme_command() -> list[str]:
     text = (REPO_ROOT / "README.md").read_text()
-    start = r"```bash\ncd custom_nodes/ComfyUI-UniAVGen\n"
-    block = re.search(start + r"(python -m uniavgen_tools\.convert .*?)```", text, re.S)
+    wrapper = r"bash custom_nodes/ComfyUI-UniAVGen/scripts/uniavgen\.sh convert "
+    block = re.search(r"```bash\n(" + wrapper + r".*?)```", text, re.S)
     assert block, "README: the converter example is gone"
     return shlex.split(block.group(1).replace("\\\n", " "))
 
 
 def test_readme_converter_command_works_from_the_comfyui_folder(tmp_path):
     comfyui = tmp_path / "ComfyUI"
-    pack = comfyui / "custom_nodes" / "ComfyUI-UniAVGen"
-    for package in ("uniavgen_core", "uniavgen_tools"):  # a real folder: `../..` must lead to ComfyUI
-        shutil.copytree(REPO_ROOT / package, pack / package, ignore=shutil.ignore_patterns("__pycache__"))
+    (comfyui / "custom_nodes").mkdir(parents=True)
+    (comfyui / "custom_nodes" / "ComfyUI-UniAVGen").symlink_to(REPO_ROOT, target_is_directory=True)
     official = comfyui / "models" / "diffusion_models" / "UniAVGen"
     tiny.save_checkpoint(official, *tiny.models(), shards=2)
     entries = [" "] + [f"t{i}" for i in range(tiny.AUDIO.vocab_size - 1)]
@@ -35,9 +34,10 @@ def test_readme_converter_command_works_from_the_comfyui_folder(tmp_path):
     write_random_vocoder(official / "code2wav_bigvgan_model")
 
     command = _readme_command()
-    assert command[0] == "python"
-    done = subprocess.run([sys.executable, *command[1:]], cwd=pack, capture_output=True, text=True,
-                          timeout=300, check=False)
+    assert command[0] == "bash"
+    env = {**os.environ, "COMFYUI_PYTHON": sys.executable}
+    done = subprocess.run(command, cwd=comfyui, capture_output=True, text=True, timeout=300, check=False,
+                          env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     out = comfyui / "models" / "diffusion_models"
     written = sorted(p.name for p in out.glob("*.safetensors"))

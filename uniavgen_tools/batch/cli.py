@@ -34,6 +34,7 @@ DEFAULT_SERVER = "http://127.0.0.1:8188"
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
+        prog="python -m uniavgen_tools.batch",
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=columns_help() + "\n\nSamples: example_inputs/batch_task0.csv ... batch_task3.csv\n"
                "On failure: a server that stops answering, runs out of memory or is interrupted gets its\n"
