@@ -1,41 +1,48 @@
-"""Full-size UniAVGen on a GPU, random weights, through ComfyUI's memory machinery; one JSON object.
+"""Full-size UniAVGen on a GPU through the UniAVGen Sampler node, random weights; one JSON object.
 
-    COMFYUI_DIR=/path/to/ComfyUI python -m benchmarks.bench_gpu [--steps 3] \\
-        [--weights bf16 fp8_e4m3fn] [--vram-gb 24] [--short-side 736]
-736x1280, 81 frames (21 latent frames of 46x80 + the reference frame), 506 mel frames, batched CFG
-with MA-CFG and SLG, as the sampler node runs it. The DiTs come from the pack's loader nodes (a
-random checkpoint is written once to --checkpoint-dir, then loaded with weight_dtype bf16 or
-fp8_e4m3fn, exactly as a user's file). Each weight dtype runs twice: fully loaded, and
-partially loaded by ComfyUI's low-VRAM mode (ModelPatcher.load with a weight budget of --vram-gb
-minus an activation reserve; the rest of the weights stream per layer). The loaders pick the
-comfy.ops layers, so fp8_e4m3fn weights are cast to bf16 per layer.
-Reported: s/step, peak VRAM, TFLOP/s (matmul work of attention and MLPs, 2 FLOPs per multiply-add,
-a lower bound) against the device's dense bf16 peak.
-Without CUDA it prints {"skipped": ...} and exits 0. `--smoke` runs the same code on the CPU at a
-tiny size: a check that the script works, not a measurement.
+    COMFYUI_DIR=/path/to/ComfyUI python -m benchmarks.bench_gpu [--steps 4] \\
+        [--weights bf16 fp8_e4m3fn] [--cards 0 24 16] [--sequential] [--out FILE]
+736x1280, 81 frames (21 latent frames of 46x80 + the reference frame), 506 mel frames, the official
+sampler settings (MA-CFG on the first half of the steps, skip-layer guidance after). What runs is
+what a user runs: a random checkpoint in the official shapes is written once to --checkpoint-dir,
+the pack's loader nodes load it (weight_dtype bf16 or fp8_e4m3fn), and the UniAVGen Sampler node
+samples, so ComfyUI's model manager decides what is loaded from the pack's memory estimate.
+
+--cards: the card sizes to run on, in GiB (0 = the whole device). A smaller card is made by holding
+the rest of the device's memory in one allocation before the run: ComfyUI then sees, and the
+allocator can use, only that much (the CUDA context stays outside, as on a real card), and loads
+the DiTs partially when they do not fit (its low-VRAM mode: the other layers stream per use).
+An out-of-memory error is reported as `fits: false`, not raised.
+
+Per run: seconds of each step after the first (the first includes loading), peak VRAM without the
+held memory, the peak above the weights resident on the GPU, and TFLOP/s of the matmul work
+(projections, MLPs, attention; both passes; a lower bound) against the device's dense bf16 peak.
+Without CUDA it prints {"skipped": ...} and exits 0; `--smoke` runs the same code on the CPU at a
+tiny size (whole device only): a check that the script works, not a measurement.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import json
+import logging
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
-
 from uniavgen_core.config import AudioDiTConfig, VideoDiTConfig
-from uniavgen_core.sampler import SamplerSettings, sample
-from uniavgen_core.tasks import Task, TaskInputs
-from uniavgen_tools.dev.random_inputs import random_task_inputs
+
+from .bench_sampler import NodePath, task_inputs
+
+log = logging.getLogger(__name__)
 
 # dense bf16 tensor-core peaks (TFLOP/s) by device-name fragment; None when the name is unknown
 BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "4090": 165.0,
                     "3090": 71.0}
-WEIGHTS = {"bf16": torch.bfloat16, "fp8_e4m3fn": torch.float8_e4m3fn}
-ACTIVATION_RESERVE_GB = 6.0   # kept free of weights in the low-VRAM run (activations, casts, CUDA context)
+WEIGHTS = ("bf16", "fp8_e4m3fn")
+GIB = 1024 ** 3
 
 
 def matmul_flops(video: VideoDiTConfig, audio: AudioDiTConfig, video_tokens: int, audio_tokens: int) -> float:
@@ -48,78 +55,88 @@ def matmul_flops(video: VideoDiTConfig, audio: AudioDiTConfig, video_tokens: int
         branch(audio.dim, audio.ffn_dim, audio_tokens, audio.num_layers)
 
 
-def build(args, video_cfg, audio_cfg, weights: str, device: torch.device):
-    """The DiT pair from the pack's loader nodes (weight_dtype `weights`), parked on the CPU inside
-    their ModelPatchers, from a random checkpoint written once to --checkpoint-dir."""
-    from .comfy_host import load_dits, write_random_checkpoint
-
-    file_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    name = f"uniavgen_random_{video_cfg.dim}_{audio_cfg.dim}_{video_cfg.num_layers}.safetensors"
-    path = write_random_checkpoint(args.checkpoint_dir / name, video_cfg, audio_cfg, file_dtype, device)
-    patchers = load_dits(path, audio_cfg.vocab_size, weight_dtype=weights)
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    return patchers
-
-
-def load(patchers, device: torch.device, budget: int | None) -> list[dict]:
-    """Full load, or a partial one sharing `budget` bytes of weights between the DiTs by size."""
-    total = sum(p.model_size() for p in patchers)
-    out = []
-    for p in patchers:
-        if budget is None:
-            p.patch_model(device_to=device)
-        else:
-            p.patch_model(device_to=device, lowvram_model_memory=max(1, budget * p.model_size() // total))
-        out.append({"model_mb": round(p.model_size() / 1e6, 1), "loaded_mb": round(p.loaded_size() / 1e6, 1),
-                    "lowvram": bool(getattr(p.model, "model_lowvram", False))})
-    return out
+@contextmanager
+def card_of(gib: float, device: torch.device):
+    """The device as a card of `gib` GiB (0: as it is) for the duration; yields the bytes held."""
+    held = None
+    if gib and device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory
+        if gib * GIB < total:
+            held = torch.empty(total - int(gib * GIB), dtype=torch.uint8, device=device)
+    try:
+        yield 0 if held is None else held.numel()
+    finally:
+        del held
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
 
 
-def task_inputs(frames: int, height: int, width: int, device: torch.device) -> TaskInputs:
-    """The released vocabulary's size (2545), a 60-token sentence and caption, no negative caption."""
-    inputs = random_task_inputs(Task.AVG, latent=(frames, height, width), vocab=2545, speech_tokens=60,
-                                caption_tokens=60, t5_negative=torch.zeros(0, 4096))
-    return replace(inputs, ref_latent=inputs.ref_latent.to(device))
+class StepClock:
+    """Times the sampler's steps through ComfyUI's progress hook (the device synced at each)."""
+
+    def __init__(self, device: torch.device, dits: tuple) -> None:
+        self.device, self.dits, self.marks = device, dits, []
+        self.resident = 0   # DiT weight bytes on the device while sampling
+
+    def __call__(self, value, total, preview=None, **kwargs) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.marks.append(time.perf_counter())
+        if len(self.marks) == 1:
+            self.resident = sum(p.loaded_size() for p in self.dits)
+
+    def step_seconds(self) -> list[float]:
+        return [b - a for a, b in zip(self.marks, self.marks[1:], strict=False)]
 
 
-def run(args, weights: str, offload: bool, device, video_cfg, audio_cfg, shape) -> dict:
-    patchers = build(args, video_cfg, audio_cfg, weights, device)
-    budget = int((args.vram_gb - ACTIVATION_RESERVE_GB) * 1e9) if offload else None
-    if args.smoke and offload:
-        budget = sum(p.model_size() for p in patchers) // 3
-    loaded = load(patchers, device, budget)
-    inputs = task_inputs(*shape, device)
-    settings = SamplerSettings(steps=args.steps, batched_cfg=True)
-    dits = patchers[0].model, patchers[1].model
-    sample(*dits, inputs, SamplerSettings(steps=1, batched_cfg=True))  # warm-up
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    started = time.perf_counter()
-    result = sample(*dits, inputs, settings)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    per_step = (time.perf_counter() - started) / args.steps
-    vram = torch.cuda.max_memory_allocated() / 1e9 if device.type == "cuda" else None
-    tokens_v = (shape[0] + 1) * (shape[1] // 2) * (shape[2] // 2)
-    flops = 2 * matmul_flops(video_cfg, audio_cfg, tokens_v, inputs.mel_frames)   # cond + null pass
-    peak = _bf16_peak(device)
-    tflops = flops / per_step / 1e12
-    for p in patchers:
-        p.unpatch_model(device_to=torch.device("cpu"))
-    del patchers, dits
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    return {"weights": weights, "offload": offload,
-            "weight_budget_gb": None if budget is None else round(budget / 1e9, 2), "dits": loaded,
-            "s_per_step": round(per_step, 3),
-            "peak_vram_gb": None if vram is None else round(vram, 2),
-            # what sampling needs beyond the resident weights (activations, per-layer casts/streams)
-            "peak_above_weights_gb": None if vram is None else round(
-                vram - sum(d["loaded_mb"] for d in loaded) / 1e3, 2),
-            "tflops": round(tflops, 2), "fraction_of_bf16_peak": round(tflops / peak, 3) if peak else None,
-            "finite": bool(torch.isfinite(result.video).all() and torch.isfinite(result.audio).all())}
+def unload_all() -> None:
+    import comfy.model_management as mm
+
+    mm.unload_all_models()
+    mm.soft_empty_cache()
+
+
+def run(dits, inputs, steps: int, batched: bool, gib: float, device: torch.device, flops: float) -> dict:
+    import comfy.utils
+
+    out: dict = {"card_gib": gib or None, "batched_cfg": batched}
+    unload_all()
+    with card_of(gib, device) as held:
+        clock = StepClock(device, dits)
+        comfy.utils.set_progress_bar_global_hook(clock)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        started = time.perf_counter()
+        try:
+            NodePath(*dits, inputs)(steps, batched)
+        except torch.OutOfMemoryError as err:
+            unload_all()
+            return out | {"fits": False, "error": str(err).splitlines()[0][:300]}
+        except Exception as err:   # noqa: BLE001 - reported with the other runs' figures
+            log.exception("run failed")
+            unload_all()
+            return out | {"error": f"{type(err).__name__}: {err}"[:1000]}
+        finally:
+            comfy.utils.set_progress_bar_global_hook(None)
+        out["node_s"] = round(time.perf_counter() - started, 2)
+        per_step = clock.step_seconds()
+        out["step_s"] = [round(s, 3) for s in per_step]
+        mean = sum(per_step) / max(len(per_step), 1)
+        out["s_per_step"] = round(mean, 3)
+        if device.type == "cuda":
+            resident, weights = clock.resident, sum(p.model_size() for p in dits)
+            peak = torch.cuda.max_memory_allocated(device) - held
+            out["dits_gb"] = round(weights / 1e9, 2)
+            out["dits_resident_gb"] = round(resident / 1e9, 2)
+            out["peak_vram_gb"] = round(peak / 1e9, 2)
+            out["peak_above_weights_gb"] = round((peak - resident) / 1e9, 2)
+        if mean > 0:
+            tflops = flops / mean / 1e12
+            peak_tflops = _bf16_peak(device)
+            out["tflops"] = round(tflops, 1)
+            out["mfu"] = round(tflops / peak_tflops, 3) if peak_tflops else None
+    unload_all()
+    return out | {"fits": True}
 
 
 def _device_name(device: torch.device) -> str:
@@ -131,40 +148,81 @@ def _bf16_peak(device: torch.device) -> float | None:
     return next((peak for fragment, peak in BF16_PEAK_TFLOPS.items() if fragment in name), None)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", nargs="+", choices=sorted(WEIGHTS), default=["bf16", "fp8_e4m3fn"])
-    p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--vram-gb", type=float, default=24.0, help="card size simulated by the low-VRAM run")
-    p.add_argument("--short-side", type=int, default=736, help="736 (official) -> 736x1280")
+def configs(smoke: bool) -> tuple[VideoDiTConfig, AudioDiTConfig, tuple[int, int, int]]:
+    if smoke:
+        layers = tuple(range(0, 12, 2))   # 12 layers: the official skip-layer guidance layer (11) exists
+        video = VideoDiTConfig(dim=64, ffn_dim=128, num_heads=2, num_layers=12, audio_dim=32,
+                               interaction_layers=layers)
+        audio = AudioDiTConfig(dim=32, ffn_dim=64, num_heads=2, num_layers=12, video_dim=64,
+                               interaction_layers=layers)
+        return video, audio, (3, 4, 6)
+    return VideoDiTConfig.official(), AudioDiTConfig.official(), (21, 46, 80)
+
+
+def add_common_args(p: argparse.ArgumentParser) -> None:
+    """The options the GPU benchmarks share."""
     p.add_argument("--comfyui", help="ComfyUI checkout (default $UNIAVGEN_COMFYUI_DIR or $COMFYUI_DIR)")
     p.add_argument("--checkpoint-dir", type=Path, default=Path("/tmp/uniavgen_bench_checkpoints"),
-                   help="where the random checkpoint is written once (14 GB at full size in bf16)")
-    p.add_argument("--smoke", action="store_true", help="tiny model on the CPU: checks the script only")
+                   help="where the DiTs' random checkpoint is written once (14 GB at full size in bf16)")
+    p.add_argument("--out", type=Path, help="also write the JSON here")
+    p.add_argument("--smoke", action="store_true", help="a tiny DiT on the CPU: checks the script only")
+
+
+def runs_here(args: argparse.Namespace) -> bool:
+    """CUDA, or --smoke; otherwise prints the skip line."""
+    if args.smoke or torch.cuda.is_available():
+        return True
+    print(json.dumps({"skipped": "no CUDA device here; run it on a GPU machine (or --smoke on the CPU)"}))
+    return False
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", nargs="+", choices=WEIGHTS, default=list(WEIGHTS))
+    p.add_argument("--cards", nargs="+", type=float, default=[0, 24, 16],
+                   help="card sizes in GiB to run on (0 = the whole device)")
+    p.add_argument("--steps", type=int, default=4, help="sampler steps per run (the first is not timed)")
+    p.add_argument("--sequential", action="store_true",
+                   help="also sequential CFG, first weight dtype, whole device")
+    add_common_args(p)
     args = p.parse_args()
-    if not args.smoke and not torch.cuda.is_available():
-        print(json.dumps({"skipped": "no CUDA device here; run it on a GPU machine (or --smoke on the CPU)"}))
+    if not runs_here(args):
         return
-    from .comfy_host import boot, comfyui_dir
+    from .comfy_host import boot, comfyui_dir, load_dits, write_random_checkpoint
 
     boot(comfyui_dir(args.comfyui), cpu=args.smoke)
-    if args.smoke:
-        device, shape = torch.device("cpu"), (3, 4, 6)
-        video_cfg = VideoDiTConfig(dim=64, ffn_dim=128, num_heads=2, num_layers=4, audio_dim=32,
-                                   interaction_layers=(0, 2))
-        audio_cfg = AudioDiTConfig(dim=32, ffn_dim=64, num_heads=2, num_layers=4, video_dim=64,
-                                   interaction_layers=(0, 2))
-    else:
-        device = torch.device("cuda")
-        long_side = round(args.short_side * 1280 / 736 / 32) * 32
-        shape = (21, args.short_side // 16, long_side // 16)   # VAE stride 16, 81 frames -> 21 latents
-        video_cfg, audio_cfg = VideoDiTConfig.official(), AudioDiTConfig.official()
-    runs = [run(args, w, offload, device, video_cfg, audio_cfg, shape)
-            for w in args.weights for offload in (False, True)]
-    print(json.dumps({"device": _device_name(device), "smoke": args.smoke, "latent": list(shape),
-                      "pixels": [4 * (shape[0] - 1) + 1, shape[1] * 16, shape[2] * 16], "steps": args.steps,
-                      "bf16_peak_tflops": _bf16_peak(device),
-                      "torch": torch.__version__, "runs": runs}))
+    device = torch.device("cpu") if args.smoke else torch.device("cuda")
+    video_cfg, audio_cfg, shape = configs(args.smoke)
+    cards = [0] if args.smoke else args.cards
+    name = f"uniavgen_random_{video_cfg.dim}_{audio_cfg.dim}_{video_cfg.num_layers}.safetensors"
+    checkpoint = write_random_checkpoint(args.checkpoint_dir / name, video_cfg, audio_cfg,
+                                         torch.float32 if args.smoke else torch.bfloat16, device)
+    inputs = task_inputs(*shape, audio_cfg.vocab_size)
+    tokens_v = (shape[0] + 1) * (shape[1] // 2) * (shape[2] // 2)
+    flops = 2 * matmul_flops(video_cfg, audio_cfg, tokens_v, inputs.mel_frames)   # cond + null pass
+    result = {"device": _device_name(device), "smoke": args.smoke, "latent": list(shape),
+              "pixels": [4 * (shape[0] - 1) + 1, shape[1] * 16, shape[2] * 16], "steps": args.steps,
+              "bf16_peak_tflops": _bf16_peak(device), "tflop_per_step": round(flops / 1e12, 1),
+              "torch": torch.__version__, "cuda": torch.version.cuda, "runs": []}
+    if device.type == "cuda":
+        result["device_gib"] = round(torch.cuda.get_device_properties(device).total_memory / GIB, 1)
+    for weights in args.weights:
+        started = time.perf_counter()
+        dits = load_dits(checkpoint, audio_cfg.vocab_size, weight_dtype=weights)
+        load_s = round(time.perf_counter() - started, 1)
+        modes = [(gib, True) for gib in cards]
+        if args.sequential and weights == args.weights[0]:
+            modes.append((0, False))
+        for gib, batched in modes:
+            row = {"weights": weights, "load_s": load_s}
+            row |= run(dits, inputs, args.steps, batched, gib, device, flops)
+            result["runs"].append(row)
+            log.info("%s", json.dumps(row))
+            if args.out:
+                args.out.write_text(json.dumps(result, indent=1))
+        del dits
+        unload_all()
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -44,3 +44,24 @@ def test_gguf_benchmark_reports_every_type():
     assert set(out["layer_cost"]["expand_vs_matmul"]) >= {"Q8_0", "Q4_K", "Q2_K", "BF16"}
     for row in out["measured"].values():
         assert row["load_peak_over_file"] > 0 and row["forward_s"] > 0 and row["rel_error_video"] >= 0
+
+
+def test_clip_benchmark_times_each_stage_from_the_websocket():
+    from benchmarks.bench_gpu_clip import clip_prompt, stages
+
+    prompt = clip_prompt("UniAVGen/x.safetensors", steps=3, short_side=64)
+    by_class = {n["class_type"]: n["inputs"] for n in prompt.values()}
+    assert by_class["UniAVGenLoadVideoDiT"]["dit_name"] == by_class["UniAVGenLoadAudioDiT"]["dit_name"] \
+        == "UniAVGen/x.safetensors"
+    assert by_class["UniAVGenSampler"]["steps"] == 3
+    assert by_class["UniAVGenReferenceImage"]["short_side"] == 64
+    sampler = next(k for k, n in prompt.items() if n["class_type"] == "UniAVGenSampler")
+    decode = next(k for k, n in prompt.items() if n["class_type"] == "VAEDecode")
+    events = [(0.0, "queued", {}), (0.5, "executing", {"node": "1"}), (2.0, "executing", {"node": sampler}),
+              (5.0, "progress", {"node": sampler, "value": 1}),
+              (6.0, "progress", {"node": sampler, "value": 2}),
+              (9.0, "executing", {"node": decode}), (12.5, "execution_success", {})]
+    out = stages(events, prompt)
+    assert out["queue_to_start_s"] == 0.5 and out[prompt["1"]["class_type"]] == 1.5
+    assert out["UniAVGenSampler (load + first step)"] == 3.0 and out["UniAVGenSampler (other steps)"] == 4.0
+    assert out["VAEDecode"] == 3.5 and out["total_s"] == 12.5

@@ -67,7 +67,7 @@ class ComfyServer:
 
     def __init__(self, comfyui_dir: Path, layout: HostLayout, env: dict | None = None, *,
                  cpu: bool = True, python: str = sys.executable, own_folders: bool = True,
-                 extra_paths: Path | None = None) -> None:
+                 extra_paths: Path | None = None, extra_args: tuple[str, ...] = ()) -> None:
         self.comfyui_dir = comfyui_dir
         self.layout = layout
         self.port = free_port()
@@ -76,6 +76,7 @@ class ComfyServer:
         self.extra_env = env or {}
         self.cpu, self.python = cpu, python
         self.own_folders, self.extra_paths = own_folders, extra_paths
+        self.extra_args = extra_args   # more ComfyUI command-line options (e.g. --front-end-root)
         self.process: subprocess.Popen | None = None
 
     @classmethod
@@ -106,6 +107,7 @@ class ComfyServer:
             ]
         elif self.extra_paths is not None:
             cmd += ["--extra-model-paths-config", str(self.extra_paths)]
+        cmd += list(self.extra_args)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
         log = open(self.log_path, "wb")  # noqa: SIM115 - kept open for the server's lifetime
         self.process = subprocess.Popen(cmd, cwd=self.comfyui_dir, stdout=log, stderr=subprocess.STDOUT,
