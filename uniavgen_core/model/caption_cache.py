@@ -12,6 +12,7 @@ VRAM there, so they are kept only up to `max_bytes` and the rest is computed as 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from dataclasses import fields, is_dataclass
 from typing import TypeVar
 
 import torch
@@ -49,6 +50,8 @@ def _tensors(value) -> list[torch.Tensor]:
         return [value]
     if isinstance(value, (tuple, list)):
         return [t for v in value for t in _tensors(v)]
+    if is_dataclass(value):
+        return [t for f in fields(value) for t in _tensors(getattr(value, f.name))]
     return []
 
 
