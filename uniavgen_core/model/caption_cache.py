@@ -4,14 +4,16 @@ The projected umT5 caption, the encoded speech text and every block's cross-atte
 values depend on the conditioning and the weights only, never on the latents or the timestep, so
 a run computes them on its first step and reuses them on the others. Each entry is exactly what
 the forward computes (the same batch rows through the same ops), so results are bit-identical.
-On a medium CPU model this is ~13 % of a forward's matrix work (the 512 caption rows' keys and
-values in each of the 30 blocks); at full size it is ~2 %, and the entries would take ~0.75 GB of
-VRAM there, so they are kept only up to `max_bytes` and the rest is computed as before.
+The keys and values are computed on the caption's distinct rows only (padded_rows.py), so the
+work saved is small (a medium CPU model: ~0.04 s a run); what is kept is their repetition to 512
+rows, which would take ~0.75 GB of VRAM at full size, so entries are kept only up to `max_bytes`
+and the rest is computed as before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from dataclasses import fields, is_dataclass
 from typing import TypeVar
 
 import torch
@@ -49,6 +51,8 @@ def _tensors(value) -> list[torch.Tensor]:
         return [value]
     if isinstance(value, (tuple, list)):
         return [t for v in value for t in _tensors(v)]
+    if is_dataclass(value):
+        return [t for f in fields(value) for t in _tensors(getattr(value, f.name))]
     return []
 
 

@@ -20,6 +20,7 @@ from .caption_cache import cached
 from .inputs import JointInputs, PassFlags, check_inputs, per_sample_flags
 from .modulation import TokenTime
 from .ops import to_device
+from .padded_rows import PaddedRows
 from .video import VideoDiT
 
 __all__ = ["JointInputs", "PassFlags", "joint_forward"]
@@ -37,7 +38,7 @@ class _Pass:
     time_v: TokenTime
     time_a: TokenTime
     time_mask: TokenTime        # time_v without the ref frame: conditions the A2V face-mask head
-    ctx_v: Tensor               # [b, 512, D]
+    ctx_v_rows: PaddedRows      # [b, 512, D] caption, as its distinct rows
     ctx_a: Tensor               # [b, n, Da]
     text_lens: Tensor | None    # key lengths of the audio text cross-attention (None: all valid)
     rope_v: Rope
@@ -60,11 +61,16 @@ class _Pass:
                 grid=self.grid, ref_len=self.ref_len, target_len=self.target_len,
                 video_cond=self.video_cond, audio_cond=self.audio_cond,
                 time_v=self.time_v.rows(r), time_a=self.time_a.rows(r), time_mask=self.time_mask.rows(r),
-                ctx_v=self.ctx_v[r], ctx_a=self.ctx_a[r],
+                ctx_v_rows=self.ctx_v_rows.batch_rows(r), ctx_a=self.ctx_a[r],
                 text_lens=None if self.text_lens is None else self.text_lens[r],
                 rope_v=self.rope_v, rope_a=self.rope_a, rope_text=self.rope_text, a2v=a2v, v2a=v2a,
-                a2v_gate=_gate(a2v, self.ctx_v), v2a_gate=_gate(v2a, self.ctx_a))
+                a2v_gate=_gate(a2v, self.ctx_v_rows.rows), v2a_gate=_gate(v2a, self.ctx_a))
         return view
+
+    @property
+    def ctx_v(self) -> Tensor:
+        """[b, 512, D] projected caption, padding rows included."""
+        return self.ctx_v_rows.full()
 
     @property
     def hw(self) -> int:
@@ -138,7 +144,7 @@ def _prepare(vdit: VideoDiT, adit: AudioDiT, video: Tensor, audio: Tensor, t: Te
         time_v=time_v,
         time_a=adit.time_embed(t, inp.audio_cond > 0, x_a.shape[1]),
         time_mask=time_v.drop(hw),
-        ctx_v=cached(cache, (key, "ctx_v"), vdit.embed_text, inp.t5_context, device),
+        ctx_v_rows=cached(cache, (key, "ctx_v"), vdit.embed_text_rows, inp.t5_context, device),
         ctx_a=ctx_a,
         text_lens=text_lens,
         rope_v=vdit.rope.get("grid", grid, device),
@@ -224,7 +230,8 @@ def joint_forward(video_dit: VideoDiT, audio_dit: AudioDiT, video: Tensor, audio
         # the caption's keys and values are the same on every step of a run (caption_cache.py)
         kv_a = cached(cache, (key, "kv_a", idx, r.start, r.stop), block_a.cross_attn.context_kv, q.ctx_a,
                       q.rope_text)
-        kv_v = cached(cache, (key, "kv_v", idx, r.start, r.stop), block_v.cross_attn.context_kv, q.ctx_v)
+        kv_v = cached(cache, (key, "kv_v", idx, r.start, r.stop), q.ctx_v_rows.map_full,
+                      block_v.cross_attn.context_kv)
         new_a = block_a(old_a, q.time_a, audio_dit.attention, q.rope_a, None, q.rope_text, q.text_lens, kv_a)
         new_v = block_v(old_v, q.time_v, video_dit.attention, q.rope_v, None, context_kv=kv_v)
         if idx in fusion:

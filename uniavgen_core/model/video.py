@@ -19,6 +19,7 @@ from ..config import VideoDiTConfig
 from .attention import AttentionFn, sdpa_attention
 from .blocks import ModulatedHead, WanBlock, gelu_mlp, time_mlp, time_projection
 from .interaction import A2VBlock, IndexTables
+from .padded_rows import PaddedRows
 from .modulation import TokenTime, sinusoidal_embedding
 from .ops import default_ops, to_device
 from .rope import RopeCache
@@ -67,13 +68,25 @@ class VideoDiT(nn.Module):
 
     def embed_text(self, t5_context: Sequence[Tensor], device: torch.device) -> Tensor:
         """b umT5 outputs [L_i, 4096] -> [b, text_len, D]; zero rows pad each to text_len (all attended)."""
-        rows, dtype = self.config.text_len, self.compute_dtype
+        return self.embed_text_rows(t5_context, device).full()
+
+    def embed_text_rows(self, t5_context: Sequence[Tensor], device: torch.device) -> PaddedRows:
+        """embed_text with each distinct row computed once.
+
+        The zero padding rows all map to the same embedding, so only the longest caption's rows and
+        one padding row are projected; `full()` repeats that row up to text_len.
+        """
+        limit, dtype = self.config.text_len, self.compute_dtype
+        longest = max((ctx.shape[0] for ctx in t5_context), default=0)
+        for i, ctx in enumerate(t5_context):
+            if ctx.shape[0] > limit:
+                raise ValueError(f"umT5 context {i} has {ctx.shape[0]} tokens; at most {limit} are supported")
+        rows = min(longest + 1, limit)
         padded = torch.zeros(len(t5_context), rows, self.config.text_dim, device=device, dtype=dtype)
         for i, ctx in enumerate(t5_context):
-            if ctx.shape[0] > rows:
-                raise ValueError(f"umT5 context {i} has {ctx.shape[0]} tokens; at most {rows} are supported")
             padded[i, : ctx.shape[0]] = to_device(ctx, device, dtype)
-        return self.text_embedding_video(padded)
+        index = torch.arange(limit, device=device).clamp_(max=rows - 1)
+        return PaddedRows(self.text_embedding_video(padded), index)
 
     def time_embed(self, t: Tensor, clean: int, total: int) -> TokenTime:
         """Per-token time: the first `clean` tokens (ref + condition frames) at t = 0, the rest at t."""
