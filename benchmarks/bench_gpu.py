@@ -82,8 +82,10 @@ class StepClock:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.marks.append(time.perf_counter())
-        if len(self.marks) == 1:
-            self.resident = sum(p.loaded_size() for p in self.dits)
+        if len(self.marks) == 1:   # the sampler's own patcher (UniAVGen Model) holds the DiTs
+            import comfy.model_management as mm
+
+            self.resident = sum(loaded.model.loaded_size() for loaded in mm.current_loaded_models)
 
     def step_seconds(self) -> list[float]:
         return [b - a for a, b in zip(self.marks, self.marks[1:], strict=False)]
