@@ -74,8 +74,8 @@ def card_of(gib: float, device: torch.device):
 class StepClock:
     """Times the sampler's steps through ComfyUI's progress hook (the device synced at each)."""
 
-    def __init__(self, device: torch.device, dits: tuple) -> None:
-        self.device, self.dits, self.marks = device, dits, []
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.marks = device, []
         self.resident = 0   # DiT weight bytes on the device while sampling
 
     def __call__(self, value, total, preview=None, **kwargs) -> None:
@@ -104,7 +104,7 @@ def run(dits, inputs, steps: int, batched: bool, gib: float, device: torch.devic
     out: dict = {"card_gib": gib or None, "batched_cfg": batched}
     unload_all()
     with card_of(gib, device) as held:
-        clock = StepClock(device, dits)
+        clock = StepClock(device)
         comfy.utils.set_progress_bar_global_hook(clock)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
@@ -161,6 +161,11 @@ def configs(smoke: bool) -> tuple[VideoDiTConfig, AudioDiTConfig, tuple[int, int
     return VideoDiTConfig.official(), AudioDiTConfig.official(), (21, 46, 80)
 
 
+def checkpoint_name(video: VideoDiTConfig, audio: AudioDiTConfig) -> str:
+    """The random checkpoint's file name in --checkpoint-dir (shared with bench_gpu_clip.py)."""
+    return f"uniavgen_random_{video.dim}_{audio.dim}_{video.num_layers}.safetensors"
+
+
 def add_common_args(p: argparse.ArgumentParser) -> None:
     """The options the GPU benchmarks share."""
     p.add_argument("--comfyui", help="ComfyUI checkout (default $UNIAVGEN_COMFYUI_DIR or $COMFYUI_DIR)")
@@ -196,9 +201,9 @@ def main() -> None:
     device = torch.device("cpu") if args.smoke else torch.device("cuda")
     video_cfg, audio_cfg, shape = configs(args.smoke)
     cards = [0] if args.smoke else args.cards
-    name = f"uniavgen_random_{video_cfg.dim}_{audio_cfg.dim}_{video_cfg.num_layers}.safetensors"
-    checkpoint = write_random_checkpoint(args.checkpoint_dir / name, video_cfg, audio_cfg,
-                                         torch.float32 if args.smoke else torch.bfloat16, device)
+    file_dtype = torch.float32 if args.smoke else torch.bfloat16
+    checkpoint = write_random_checkpoint(args.checkpoint_dir / checkpoint_name(video_cfg, audio_cfg),
+                                         video_cfg, audio_cfg, file_dtype, device)
     inputs = task_inputs(*shape, audio_cfg.vocab_size)
     tokens_v = (shape[0] + 1) * (shape[1] // 2) * (shape[2] // 2)
     flops = 2 * matmul_flops(video_cfg, audio_cfg, tokens_v, inputs.mel_frames)   # cond + null pass

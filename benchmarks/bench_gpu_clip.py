@@ -29,7 +29,7 @@ from uniavgen_tools.dev.workflow_specs import FACE, UMT5, VAE, VOCODER
 from uniavgen_tools.paths import API_TWINS, EXAMPLE_INPUTS, PACK_ROOT
 
 from . import full_size_models as files
-from .bench_gpu import add_common_args, configs, runs_here
+from .bench_gpu import add_common_args, checkpoint_name, configs, runs_here
 
 DIT_FOLDER = "UniAVGen"
 
@@ -42,7 +42,7 @@ def write_models(models: Path, checkpoints: Path, comfyui: Path, device: torch.d
     video, audio, _ = configs(smoke)
     holder = models / "diffusion_models" / DIT_FOLDER
     holder.mkdir(parents=True, exist_ok=True)
-    name = f"uniavgen_random_{video.dim}_{audio.dim}_{video.num_layers}.safetensors"
+    name = checkpoint_name(video, audio)
     dtype = torch.float32 if smoke else torch.bfloat16
     checkpoint = write_random_checkpoint(checkpoints / name, video, audio, dtype, device)
     if not (holder / name).exists():
