@@ -186,6 +186,20 @@ class _TextIds(comfy.conds.CONDRegular):
         return torch.cat([torch.nn.functional.pad(r, (0, width - r.shape[1]), value=-1) for r in rows])
 
 
+class _Caption(comfy.conds.CONDRegular):
+    """umT5 caption [1, L, 4096] at its true length: batches zero-pad to the longest, which is what
+    the model's own padding to text_len adds, so the model projects only the distinct rows
+    (padded_rows.py) and the batch copies L rows instead of 512."""
+
+    def can_concat(self, other):
+        return self.cond.shape[2:] == other.cond.shape[2:] and self.cond.device == other.cond.device
+
+    def concat(self, others):
+        rows = [self.cond] + [o.cond for o in others]
+        width = max(r.shape[1] for r in rows)
+        return torch.cat([torch.nn.functional.pad(r, (0, 0, 0, width - r.shape[1])) for r in rows])
+
+
 class _PerSample(comfy.conds.CONDRegular):
     """A Python value per sample (no tensor: no host sync, nothing data-dependent under torch.compile);
     batches concatenate the lists."""
@@ -256,13 +270,11 @@ class UniAVGenNativeModel(comfy.model_base.BaseModel):
         negative = bool(kwargs.get(NEGATIVE_KEY, False))
         joint = inputs.joint_inputs(negative=negative)
         cfg = self.diffusion_model.video.config
-        t5 = torch.zeros(1, cfg.text_len, joint.t5_context[0].shape[1], dtype=torch.float32)
-        t5[0, : joint.t5_context[0].shape[0]] = joint.t5_context[0].float().cpu()
         out = {
             "latent_shapes": comfy.conds.CONDConstant(shapes),
             "uv_text_ids": _TextIds(joint.text_ids),
             "uv_text_lens": comfy.conds.CONDRegular(joint.text_lens),
-            "uv_t5": comfy.conds.CONDRegular(t5),
+            "uv_t5": _Caption(joint.t5_context[0].float().cpu()[None]),
             "uv_ref_latent": comfy.conds.CONDRegular(joint.ref_latent),
             "uv_cond_latent": comfy.conds.CONDRegular(joint.cond_latent),
             "uv_task": comfy.conds.CONDConstant(int(inputs.task)),
