@@ -16,6 +16,18 @@ with --threads 1 and compare CPU times: two threads competing with other load fo
 several times slower in wall-clock, and unevenly so.
 node and native need ComfyUI: --comfyui DIR or $UNIAVGEN_COMFYUI_DIR. The medium model's random
 weights are written once to --checkpoint-dir (a single file, 746 MB) for the loaders to read.
+
+--official DIR adds the path "official": the release's own UniAVGenPipeline.generate on the same
+weights (loaded strictly into its WanModel), inputs and settings, timed in both phases (it has one
+mode) and reported as vs_official (official s/step / path s/step). DIR holds three files of
+MCG-NJU/Sora2-mini @ 6d9a41b, unchanged (sha256 checked), taken from a clone at MIRROR:
+    mkdir -p DIR/wan/modules
+    git --git-dir MIRROR show 6d9a41b:wan/modules/model.py > DIR/wan/modules/model.py
+    git --git-dir MIRROR show 6d9a41b:wan/modules/attention.py > DIR/wan/modules/attention.py
+    git --git-dir MIRROR show 6d9a41b:wan/infer.py > DIR/wan/infer.py
+benchmarks/official_port.py imports them (flash-attn -> float32 SDPA; needs `pip install einops`).
+Before timing, one forward of each pass kind (t = 937.5) is compared with joint_forward: the largest
+relative error is reported as official_forward_rel_err and above 1e-5 nothing is timed.
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ import torch
 
 from .bench_forward import add_model_args, random_models
 from .bench_load import _reset_peak, _status_kb
+from .official_port import build_official, checkpoint_state, forward_rel_err, generate_kwargs, load_official
 from uniavgen_core.checkpoint import load_uniavgen
 from uniavgen_core.sampler import SamplerSettings, sample
 from uniavgen_core.tasks import Task, TaskInputs
@@ -44,6 +57,7 @@ GOLDEN = Path(os.environ.get("UNIAVGEN_GOLDEN_DIR") or PACK_ROOT.parent / "share
 SPEECH = "Hello there, it is a fine day to talk about cats."
 CAPTION_TOKENS = 24
 SEED = 2025
+OFFICIAL_MAX_REL_ERR = 1e-5   # the official forward must match ours this closely before it is timed
 
 
 def _speech_ids(vocab_size: int):
@@ -132,11 +146,27 @@ class NativePath(NodePath):
              sigmas=node("UniAVGenScheduler", steps=steps, shift=5.0)[0], latent_image=latent)
 
 
+class OfficialPath:
+    """The release's UniAVGenPipeline.generate (official_port.py) with the core path's settings. It has
+    one mode, so `batched` is ignored: it runs in both phases to stay interleaved with the others."""
+
+    def __init__(self, folder: Path, configs, state: dict, inputs: TaskInputs, core_models):
+        model_module, infer = load_official(folder)
+        self.model, self.pipeline, self.inputs = build_official(model_module, *configs, state), infer, inputs
+        self.rel_err = forward_rel_err(self.model, *core_models, inputs, SamplerSettings(steps=1, seed=SEED))
+
+    def __call__(self, steps: int, batched: bool) -> None:
+        pipeline = self.pipeline.UniAVGenPipeline(self.model, device="cpu", dtype=torch.float32)
+        with torch.inference_mode():   # as the other paths run (ComfyUI runs prompts in it too)
+            pipeline.generate(**generate_kwargs(self.inputs, SamplerSettings(steps=steps, seed=SEED)))
+
+
 def build(args):
     """({path: sampler callable}, video config, audio config, weight bytes, inputs) for --path.
 
     With node or native among the paths the loader nodes load the weights and core samples those
-    same modules; core alone keeps today's direct call on the in-memory random models."""
+    same modules; core alone keeps today's direct call on the in-memory random models. --official
+    adds "official" on the checkpoint's weights (or the in-memory ones), checked against core's."""
     if args.golden:
         checkpoint = GOLDEN
         video, audio = load_uniavgen(GOLDEN, dtype=torch.float32)
@@ -149,7 +179,12 @@ def build(args):
     weights = sum(p.numel() * p.element_size() for m in (video, audio) for p in m.parameters())
     configs = video.config, audio.config
     if args.path == ["core"]:
-        return {"core": CorePath(video, audio, inputs)}, configs, weights, inputs
+        runs = {"core": CorePath(video, audio, inputs)}
+        if args.official:
+            state = checkpoint_state(checkpoint) if checkpoint else {k: v for m in (video, audio)
+                                                                     for k, v in m.state_dict().items()}
+            runs["official"] = OfficialPath(args.official, configs, state, inputs, (video, audio))
+        return runs, configs, weights, inputs
     del video, audio   # the loaders read the weights again, as ComfyUI does
     from .comfy_host import boot, comfyui_dir, load_dits
 
@@ -157,7 +192,11 @@ def build(args):
     dits = load_dits(checkpoint, configs[1].vocab_size)
     made = {"core": lambda: CorePath(dits[0].model, dits[1].model, inputs),
             "node": lambda: NodePath(*dits, inputs), "native": lambda: NativePath(*dits, inputs)}
-    return {name: made[name]() for name in args.path}, configs, weights, inputs
+    runs = {name: made[name]() for name in args.path}
+    if args.official:
+        runs["official"] = OfficialPath(args.official, configs, checkpoint_state(checkpoint), inputs,
+                                        (dits[0].model, dits[1].model))
+    return runs, configs, weights, inputs
 
 
 def timings(runs: dict, steps: int, repeats: int, batched: bool) -> dict[str, tuple[list, list]]:
@@ -176,6 +215,12 @@ def timings(runs: dict, steps: int, repeats: int, batched: bool) -> dict[str, tu
     return times
 
 
+def _ratios(top: dict, bottom: dict) -> dict[str, float]:
+    """top s/step / bottom s/step in each phase, wall-clock and CPU."""
+    return {f"{mode}{kind}": round(top[f"{mode}{kind}_s_per_step"] / bottom[f"{mode}{kind}_s_per_step"], 3)
+            for mode in ("sequential", "batched") for kind in ("", "_cpu")}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--golden", action="store_true",
@@ -189,17 +234,26 @@ def main() -> None:
     p.add_argument("--comfyui", help="ComfyUI checkout for node/native (default $UNIAVGEN_COMFYUI_DIR)")
     p.add_argument("--checkpoint-dir", type=Path, default=Path("/tmp/uniavgen_bench_checkpoints"),
                    help="where node/native keep the medium model's random weights")
+    p.add_argument("--official", type=Path, metavar="DIR",
+                   help="also time the official code from DIR (three files of the release, see above)")
     args = p.parse_args()
     args.path = list(dict.fromkeys(args.path))
     torch.set_num_threads(args.threads)
     runs, (video_cfg, audio_cfg), weights, inputs = build(args)
     torch.set_num_threads(args.threads)   # ComfyUI's import may have changed it
-    result = {"path": args.path[0] if len(args.path) == 1 else args.path,
+    official_err = runs["official"].rel_err if "official" in runs else None
+    if official_err is not None and not official_err <= OFFICIAL_MAX_REL_ERR:
+        refused = f"the official forward differs from ours by more than {OFFICIAL_MAX_REL_ERR}"
+        print(json.dumps({"official_forward_rel_err": official_err, "refused": refused}))
+        raise SystemExit(1)
+    result = {"path": args.path[0] if len(runs) == 1 else list(runs),
               "config": "golden" if args.golden else "medium", "video_dim": video_cfg.dim,
               "video_heads": video_cfg.num_heads, "audio_dim": audio_cfg.dim,
               "layers": video_cfg.num_layers, "latent": list(args.latent),
               "mel_frames": inputs.mel_frames, "steps": args.steps, "repeats": args.repeats,
               "threads": torch.get_num_threads(), "torch": torch.__version__}
+    if official_err is not None:
+        result["official_forward_rel_err"] = official_err
     result["weights_mb"] = round(weights / 2**20, 1)
     result["rss_before_sampling_mb"] = round(_status_kb("VmRSS") / 1024, 1)
     result["loadavg_before"] = [round(x, 2) for x in os.getloadavg()]
@@ -214,12 +268,13 @@ def main() -> None:
             per_path[name][f"{mode}_cpu_s_per_step_all"] = [round(t, 4) for t in cpu]
         result[f"{mode}_peak_rss_mb"] = round(_status_kb("VmHWM") / 1024, 1)
     for name, figures in per_path.items():
-        figures["speedup_batched"] = round(figures["sequential_s_per_step"]
-                                           / figures["batched_s_per_step"], 3)
+        if name != "official":   # one mode, timed twice
+            figures["speedup_batched"] = round(figures["sequential_s_per_step"]
+                                               / figures["batched_s_per_step"], 3)
         if "core" in per_path and name != "core":
-            figures["vs_core"] = {f"{mode}{kind}": round(figures[f"{mode}{kind}_s_per_step"]
-                                                         / per_path["core"][f"{mode}{kind}_s_per_step"], 3)
-                                  for mode in ("sequential", "batched") for kind in ("", "_cpu")}
+            figures["vs_core"] = _ratios(figures, per_path["core"])
+        if "official" in per_path and name != "official":
+            figures["vs_official"] = _ratios(per_path["official"], figures)
     if len(per_path) == 1:
         result.update(next(iter(per_path.values())))
     else:
