@@ -11,6 +11,7 @@ from torch import nn
 
 from helpers import tiny
 from uniavgen_core.model import JointInputs, PassFlags, joint_forward, sdpa_attention
+from uniavgen_core.model.attention import takes_key_bias
 from uniavgen_core.model.interaction import A2VBlock, V2ABlock
 
 TASKS = ["AVG", "RAVG", "A2V", "A2V_PARTIAL", "V2A"]
@@ -85,7 +86,24 @@ def test_set_attention_is_used(models):
         models[1].set_attention(None)
     layers, fused = tiny.VIDEO.num_layers, len(tiny.VIDEO.interaction_layers)
     assert calls == {"video": 2 * layers + fused, "audio": 2 * layers + fused}
-    assert torch.equal(out[0], ref[0]) and torch.equal(out[1], ref[1])
+    # the default attends to the caption's distinct rows with count weights, a custom function to
+    # all padded rows: the same softmax, rounded differently
+    for got, want in zip(out, ref, strict=True):
+        assert (got - want).abs().max() <= 1e-5 * want.abs().max()
+
+
+@pytest.mark.parametrize("with_lens", [False, True])
+def test_key_bias_equals_attending_to_every_copy(with_lens):
+    """A key with bias log(n) stands for n identical keys (the caption's padding rows)."""
+    q, k, v = (torch.randn(2, 5, 2, 8, dtype=torch.float64) for _ in range(3))
+    counts = torch.tensor([1, 1, 3, 1, 4])
+    index = torch.repeat_interleave(torch.arange(5), counts)
+    lens = torch.tensor([4, 5]) if with_lens else None
+    full_lens = None if lens is None else counts.cumsum(0)[lens - 1]
+    want = sdpa_attention(q, k[:, index], v[:, index], full_lens)
+    got = sdpa_attention(q, k, v, lens, key_bias=counts.double().log())
+    assert torch.allclose(got, want, atol=1e-12)
+    assert takes_key_bias(sdpa_attention) and not takes_key_bias(lambda q, k, v, k_lens=None: q)
 
 
 def test_attention_key_lengths_mask_keys():

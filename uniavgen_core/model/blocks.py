@@ -81,12 +81,15 @@ class QKVAttention(nn.Module):
 
     def forward(self, x: Tensor, context: Tensor | None, attn: AttentionFn, q_rope: Rope | None = None,
                 k_rope: Rope | None = None, k_lens: Tensor | None = None,
-                kv: tuple[Tensor, Tensor] | None = None) -> Tensor:
-        """kv: the context's keys and values already made by context_kv (then context is unused)."""
+                kv: tuple[Tensor, Tensor] | None = None, key_bias: Tensor | None = None) -> Tensor:
+        """kv: the context's keys and values already made by context_kv (then context is unused);
+        key_bias: sdpa_attention's per-key logit bias (only given with that function)."""
         q = self.query(x)
         k, v = kv if kv is not None else self.context_kv(context, k_rope)
         if q_rope is not None:
             q = apply_rope(q, q_rope)
+        if key_bias is not None:
+            return self.output(attn(q, k, v, k_lens, key_bias=key_bias))
         return self.output(attn(q, k, v, k_lens))
 
 
@@ -109,9 +112,11 @@ class WanBlock(nn.Module):
 
     def forward(self, x: Tensor, time: TokenTime, attn: AttentionFn, rope: Rope, context: Tensor | None,
                 context_rope: Rope | None = None, context_lens: Tensor | None = None,
-                context_kv: tuple[Tensor, Tensor] | None = None) -> Tensor:
+                context_kv: tuple[Tensor, Tensor] | None = None,
+                context_bias: Tensor | None = None) -> Tensor:
         """x [b, L, D]; rope for x's tokens; context_rope given = audio branch (RoPE on q and k);
-        context_kv: the cross-attention keys and values of the context, when already made."""
+        context_kv: the cross-attention keys and values of the context, when already made;
+        context_bias: their per-key logit bias (QKVAttention.forward's key_bias)."""
         mod = cast_like(self.modulation, time.e0)[None] + time.e0      # [b, s, 6, D]
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mod.unbind(2)
         segs = time.lengths
@@ -123,7 +128,8 @@ class WanBlock(nn.Module):
         y = self.self_attn(xx, xx, attn, rope, rope)
         x = by_segment(segs, gated_add, [x, y], [gate_msa])
         q_rope = rope if context_rope is not None else None
-        x = x + self.cross_attn(self.norm3(x), context, attn, q_rope, context_rope, context_lens, context_kv)
+        x = x + self.cross_attn(self.norm3(x), context, attn, q_rope, context_rope, context_lens, context_kv,
+                                context_bias)
         y = self.ffn(by_segment(segs, norm_mod(self.norm2), [x], [shift_mlp, scale_mlp]))
         return by_segment(segs, gated_add, [x, y], [gate_mlp])
 

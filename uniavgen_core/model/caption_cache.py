@@ -5,9 +5,10 @@ values depend on the conditioning and the weights only, never on the latents or 
 a run computes them on its first step and reuses them on the others. Each entry is exactly what
 the forward computes (the same batch rows through the same ops), so results are bit-identical.
 The keys and values are computed on the caption's distinct rows only (padded_rows.py), so the
-work saved is small (a medium CPU model: ~0.04 s a run); what is kept is their repetition to 512
-rows, which would take ~0.75 GB of VRAM at full size, so entries are kept only up to `max_bytes`
-and the rest is computed as before.
+work saved is small (a medium CPU model: ~0.04 s a run). With the core's SDPA the entries are those
+distinct rows (attention weighs them by count); with ComfyUI's GPU kernels they are repeated to
+512 rows, ~0.75 GB of VRAM at full size, so entries are kept only up to `max_bytes` and the rest
+is computed as before.
 """
 
 from __future__ import annotations

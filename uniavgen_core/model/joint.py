@@ -20,6 +20,7 @@ from .caption_cache import cached
 from .inputs import JointInputs, PassFlags, check_inputs, per_sample_flags
 from .modulation import TokenTime
 from .ops import to_device
+from .attention import takes_key_bias
 from .padded_rows import PaddedRows
 from .video import VideoDiT
 
@@ -221,6 +222,8 @@ def joint_forward(video_dit: VideoDiT, audio_dit: AudioDiT, video: Tensor, audio
     fusion = _interaction_map(video_dit, audio_dit)
     x_v, x_a, p = _prepare(video_dit, audio_dit, video, audio, t, inputs, flags)
     cache, key = inputs.caption_cache, inputs.caption_key
+    compact = takes_key_bias(video_dit.attention)
+    bias_v = p.ctx_v_rows.key_bias() if compact else None
     for idx, (block_v, block_a) in enumerate(zip(video_dit.blocks, audio_dit.audio_blocks, strict=True)):
         skip = [f.skips(idx) for f in flags]
         r = _span([not s for s in skip])   # skip-layer guidance: skipped samples keep their state
@@ -230,10 +233,15 @@ def joint_forward(video_dit: VideoDiT, audio_dit: AudioDiT, video: Tensor, audio
         # the caption's keys and values are the same on every step of a run (caption_cache.py)
         kv_a = cached(cache, (key, "kv_a", idx, r.start, r.stop), block_a.cross_attn.context_kv, q.ctx_a,
                       q.rope_text)
-        kv_v = cached(cache, (key, "kv_v", idx, r.start, r.stop), q.ctx_v_rows.map_full,
-                      block_v.cross_attn.context_kv)
+        if compact:   # the caption's distinct rows, each weighted by its count (attention.py)
+            kv_v = cached(cache, (key, "kv_v_rows", idx, r.start, r.stop), block_v.cross_attn.context_kv,
+                          q.ctx_v_rows.rows)
+        else:
+            kv_v = cached(cache, (key, "kv_v", idx, r.start, r.stop), q.ctx_v_rows.map_full,
+                          block_v.cross_attn.context_kv)
         new_a = block_a(old_a, q.time_a, audio_dit.attention, q.rope_a, None, q.rope_text, q.text_lens, kv_a)
-        new_v = block_v(old_v, q.time_v, video_dit.attention, q.rope_v, None, context_kv=kv_v)
+        new_v = block_v(old_v, q.time_v, video_dit.attention, q.rope_v, None, context_kv=kv_v,
+                        context_bias=bias_v)
         if idx in fusion:
             new_v, new_a = _fuse(video_dit, audio_dit, fusion[idx], new_v, new_a, q)
         if any(skip[r]):  # a skipped sample between computed ones

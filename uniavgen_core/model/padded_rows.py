@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 
@@ -30,3 +31,12 @@ class PaddedRows:
     def map_full(self, fn: Callable[[Tensor], tuple[Tensor, ...]]) -> tuple[Tensor, ...]:
         """fn (row-wise along dim 1) applied to the distinct rows, each result repeated to text_len."""
         return tuple(t.index_select(1, self.index) for t in fn(self.rows))
+
+    def key_bias(self) -> Tensor | None:
+        """[n] float32 log of how many padded positions each distinct row stands for (attention
+        over the distinct rows with this bias equals attention over all text_len rows); None when
+        no row repeats."""
+        counts = torch.bincount(self.index, minlength=self.rows.shape[1])
+        if counts.shape[0] == self.index.shape[0]:
+            return None
+        return counts.float().log()
