@@ -3,6 +3,7 @@ schedulers, previews, Stop, memory estimates and the model patches users apply."
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 
@@ -56,6 +57,21 @@ def test_one_node_sampler_and_native_graph_are_bit_identical(parts):
     joined = run("UniAVGenJoinLatent", video_latent=split_video, mel=split_mel)[0]
     for a, b in zip(joined["samples"].unbind(), out["samples"].unbind(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)   # VAE-space round trip
+
+
+def test_native_path_projects_only_the_captions_distinct_rows(pack, parts):
+    """The caption crosses ComfyUI's batching at its true length (not zero-padded to 512), so the
+    model projects its rows and one padding row, as the core sampler does."""
+    video = parts["video_dit"].model
+    rows: list[int] = []
+    hook = video.text_embedding_video.register_forward_hook(lambda m, args, out: rows.append(args[0].shape[1]))
+    try:
+        out, _ = native(parts, steps=2)
+    finally:
+        hook.remove()
+    caption = importlib.import_module(f"{pack.__name__}.nodes.caption").caption_context(parts["positive"])
+    assert finite(out) and rows
+    assert max(rows) == caption.shape[0] + 1 < video.config.text_len
 
 
 @pytest.mark.parametrize("sampler", ["res_multistep", "dpmpp_2m", "uni_pc"])
