@@ -64,7 +64,8 @@ def test_native_path_projects_only_the_captions_distinct_rows(pack, parts):
     model projects its rows and one padding row, as the core sampler does."""
     video = parts["video_dit"].model
     rows: list[int] = []
-    hook = video.text_embedding_video.register_forward_hook(lambda m, args, out: rows.append(args[0].shape[1]))
+    hook = video.text_embedding_video.register_forward_hook(
+        lambda module, args, out: rows.append(args[0].shape[1]))
     try:
         out, _ = native(parts, steps=2)
     finally:
