@@ -7,7 +7,7 @@ Differences that need no code (checked on both hosts):
 - From 0.12 NVIDIA machines default to dynamic VRAM (CoreModelPatcher is ModelPatcherDynamic): the
   weights of comfy.ops layers stay in host memory and stream per layer, other parameters are loaded
   whole, full loads are refused. The DiTs build every Linear through comfy.ops and the loaders
-  never ask for a full load; load_exclusively only unloads the other models (free_memory), which
+  never ask for a full load; evict_others only unloads the other models (free_memory), which
   dynamic patchers accept. On a CPU ModelPatcherDynamic hands back a plain ModelPatcher.
 - ModelPatcher's partial-load accounting reads model.manual_cast_dtype (0.33; 0.3.75 ignores it):
   memory.new_patcher sets it, so cast buffers of fp8 weights are counted on both.

@@ -50,19 +50,13 @@ def operations_for(weight_dtype: torch.dtype | None, compute_dtype: torch.dtype,
     return comfy.ops.pick_operations(weight_dtype, compute_dtype, load_device=load_device)
 
 
-def load_exclusively(patchers: list) -> None:
-    """Load `patchers` together and unload every other model from their device.
+def evict_others(patchers: list) -> None:
+    """Unload every loaded model but `patchers` from the devices those are loaded on.
 
     The umT5 encoder (~6.7 GB in fp8) and the VAE are not needed while the DiTs sample; ComfyUI
     would keep them resident as long as the DiTs fit beside them, which is what makes a 24 GB card
     run out. They come back on demand (VAEDecode loads the VAE again).
     """
-    mm.load_models_gpu(patchers)
-    evict_others(patchers)
-
-
-def evict_others(patchers: list) -> None:
-    """Unload every loaded model but `patchers` from the devices those are loaded on."""
     keep = [loaded for loaded in mm.current_loaded_models if any(loaded.model is p for p in patchers)]
     for device in {loaded.device for loaded in keep}:
         mm.free_memory(float("inf"), device, keep_loaded=keep)
