@@ -66,14 +66,17 @@ def main() -> None:
     else:
         models = random_models(args)
     video, audio, t, ji = inputs(*args.latent, args.batch, models[1].config.vocab_size)
-    times = []
+    times, cpu = [], []
     with torch.no_grad():
         for _ in range(args.repeats + 1):   # the first run builds the cached tables
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             joint_forward(*models, video, audio, t, ji, FLAGS[args.flags])
             times.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
     print(json.dumps({
         "forward_s_median": round(statistics.median(times[1:]), 4), "forward_s_min": round(min(times[1:]), 4),
+        # process CPU time: what to compare on a shared machine with --threads 1 (benchmarks/README.md)
+        "cpu_s_median": round(statistics.median(cpu[1:]), 4), "cpu_s_min": round(min(cpu[1:]), 4),
         "first_call_s": round(times[0], 4), "repeats": args.repeats, "threads": args.threads,
         "golden": args.golden, "video": vars(models[0].config) | {"interaction_layers": None},
         "audio_dim": models[1].config.dim, "latent": list(args.latent), "mel_frames": audio.shape[1],

@@ -2,7 +2,7 @@
 the measured peak of one joint forward on the CPU; prints one JSON object.
 
     python -m benchmarks.bench_memory [--dim 256 --heads 2 --audio-dim 128 --audio-heads 1 \\
-        --layers 2] [--batch 2] [--sizes 9x16x16 17x24x24 21x32x32]
+        --layers 2] [--batch 2] [--sizes 9x16x16 17x24x24 21x32x32] [--dtype fp32|bf16]
 Each size (latent frames x height x width) runs in its own process: random weights, one warm-up
 forward (the process's one-time library buffers, the cached RoPE / window tables), then the
 high-water mark of the resident set is reset (/proc/self/clear_refs) and two forwards run as two
@@ -11,7 +11,8 @@ high-water mark over the resident set before them is the measured peak. glibc is
 every allocation above 64 KiB straight to mmap (MALLOC_MMAP_THRESHOLD_), so freed activations
 leave the resident set at once and the rise is what the run held at its worst moment, not what
 malloc happened to keep. torch's CPU allocator keeps no statistics, and tracemalloc does not see
-tensor storage.
+tensor storage. `--dtype bf16` stores the weights and runs the activations in bfloat16 (as on a
+GPU), which shows the float32 working copies a bf16 forward makes (RoPE, V2A keys).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from uniavgen_core.geometry import mel_frames
 
 MMAP_THRESHOLD = 65536
 DEFAULT_SIZES = ("9x16x16", "17x24x24", "21x32x32")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+CAPTION_TOKENS = 12   # random_joint_sample's caption; the core keeps its distinct rows (+ the pad row)
 
 
 def configs(args) -> tuple[VideoDiTConfig, AudioDiTConfig]:
@@ -62,8 +65,9 @@ def measure_one(args, size: tuple[int, int, int]) -> dict:
     torch.set_num_threads(args.threads)
     video_cfg, audio_cfg = configs(args)
     torch.manual_seed(0)
-    video_dit = VideoDiT(video_cfg).eval().requires_grad_(False)
-    audio_dit = AudioDiT(audio_cfg).eval().requires_grad_(False)
+    dtype = DTYPES[args.dtype]
+    video_dit = VideoDiT(video_cfg, dtype=dtype).eval().requires_grad_(False)
+    audio_dit = AudioDiT(audio_cfg, dtype=dtype).eval().requires_grad_(False)
     x_v, x_a, t, joint = inputs(*size, args.batch, audio_cfg.vocab_size)
     with torch.inference_mode():
         # warm-up: the process's one-time library buffers and the cached RoPE / window tables
@@ -90,6 +94,7 @@ def main() -> None:
     p.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), metavar="FxHxW",
                    help="latent frames x height x width (height and width in latents)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="fp32", help="weights and activations")
     p.add_argument("--one", metavar="FxHxW", help=argparse.SUPPRESS)   # the per-size child process
     args = p.parse_args()
     if args.one:
@@ -102,20 +107,21 @@ def main() -> None:
         child = [sys.executable, "-m", "benchmarks.bench_memory", "--one", size, "--dim", str(args.dim),
                  "--heads", str(args.heads), "--audio-dim", str(args.audio_dim),
                  "--audio-heads", str(args.audio_heads), "--layers", str(args.layers),
-                 "--batch", str(args.batch), "--threads", str(args.threads)]
+                 "--batch", str(args.batch), "--threads", str(args.threads),
+                 "--dtype", args.dtype]
         env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(MMAP_THRESHOLD))
         done = subprocess.run(child, capture_output=True, text=True, check=True, env=env, cwd=PACK_ROOT)
         measured = json.loads(done.stdout.strip().splitlines()[-1])
         video_tokens, audio_tokens = tokens(video_cfg, frames, height, width)
-        estimate = activation_bytes(video_cfg, audio_cfg, video_tokens, audio_tokens, args.batch, 4,
-                                    frame_tokens=video_tokens // (frames + 1))
+        estimate = activation_bytes(video_cfg, audio_cfg, video_tokens, audio_tokens, args.batch,
+                                    DTYPES[args.dtype].itemsize, caption_rows=CAPTION_TOKENS + 1)
         rows.append({"latent": [frames, height, width], "video_tokens": video_tokens,
                      "audio_tokens": audio_tokens, "estimate_mb": round(estimate / 2**20, 2),
                      "measured_mb": round(measured["measured_bytes"] / 2**20, 2),
                      "estimate_over_measured": round(estimate / measured["measured_bytes"], 3),
                      "hwm_reset": measured["hwm_reset"]})
     print(json.dumps({"video_dim": args.dim, "audio_dim": args.audio_dim, "layers": args.layers,
-                      "batch": args.batch, "dtype": "float32", "threads": args.threads,
+                      "batch": args.batch, "dtype": args.dtype, "threads": args.threads,
                       "torch": torch.__version__, "loadavg": [round(x, 2) for x in os.getloadavg()],
                       "sizes": rows}))
 

@@ -229,7 +229,8 @@ class _Tokens(comfy.conds.CONDConstant):
 
 def token_counts(inputs: TaskInputs, patch: tuple[int, int, int] = (1, 2, 2)) -> tuple[int, int, int]:
     """Tokens of one forward: video (F + 1 frames incl. the reference) x h x w, audio T_r + T_a,
-    and the video tokens of one latent frame (the V2A context of each audio token)."""
+    and the video tokens of one latent frame (kept in the conditioning's shape; the estimate no longer
+    needs it since V2A builds no per-frame context)."""
     _, _, _, h, w = inputs.video_shape
     frame = (h // patch[1]) * (w // patch[2])
     video = (inputs.latent_frames + 1) // patch[0] * frame
@@ -303,12 +304,9 @@ class UniAVGenNativeModel(comfy.model_base.BaseModel):
             return super().memory_required(input_shape, cond_shapes)
         video_tokens = max(t[1] for t in tokens)
         audio_tokens = max(t[2] for t in tokens)
-        # older cond shapes carry no frame size: the estimate then assumes the largest V2A context
-        frame_tokens = max((t[3] for t in tokens if len(t) > 3), default=None)
         return activation_bytes(self.diffusion_model.video.config, self.diffusion_model.audio.config,
                                 video_tokens, audio_tokens, input_shape[0],
-                                mm.dtype_size(self.manual_cast_dtype or self.get_dtype()),
-                                frame_tokens=frame_tokens)
+                                mm.dtype_size(self.manual_cast_dtype or self.get_dtype()))
 
 
 def native_model(video_dit, audio_dit):

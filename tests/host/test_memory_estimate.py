@@ -45,5 +45,5 @@ def test_the_model_gives_the_loader_the_checked_estimate(parts):
     shapes = model.extra_conds_shapes(uniavgen_inputs=inputs)["uv_tokens"]
     assert shapes == [1, 10 * 8 * 12, inputs.mel_frames, 8 * 12]
     video, audio = model.diffusion_model.video.config, model.diffusion_model.audio.config
-    want = activation_bytes(video, audio, 10 * 8 * 12, inputs.mel_frames, 2, 4, frame_tokens=8 * 12)
+    want = activation_bytes(video, audio, 10 * 8 * 12, inputs.mel_frames, 2, 4)
     assert model.memory_required([2, 1, 1], {"uv_tokens": [shapes]}) == pytest.approx(want)

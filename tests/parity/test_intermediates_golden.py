@@ -65,8 +65,8 @@ def _recompute(golden, models) -> dict[str, torch.Tensor]:
             vq, sa, mask, windows, hw, 0, vdit.rope.get("grid", spatial, vq.device),
             vdit.rope.get("window", windows.shape[1], vq.device), vdit.attention)
         mine[f"v2a_blocks.{j}.out"] = adit.v2a_blocks[j].fuse(
-            sa, vq, mask, adit.tables.interp(sa.shape[1], p.frames, sa.device), hw, 0,
-            adit.rope.get("grid", spatial, sa.device), adit.attention)
+            sa, vq, mask, adit.tables.groups(sa.shape[1], p.frames, 0, sa.device), hw,
+            adit.rope.get("grid", spatial, sa.device))
         state_v[:, hw * (1 + vc):] += ref[f"a2v_blocks.{j}.out"][:, hw * vc:]
         state_a[:, r + ac:] += ref[f"v2a_blocks.{j}.out"][:, ac:]
     mine["head"] = vdit.head(state_v, p.time_v.e, p.time_v.lengths)

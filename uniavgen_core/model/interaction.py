@@ -4,7 +4,12 @@ Follows UniAVGen `WanAVJointCrossAttention` and `align_audio_to_video` (MCG-NJU/
 wan/modules/model.py, Apache-2.0).
 Shape legend: b batch, F latent frames (ref frame excluded), hw spatial tokens per frame,
 s audio tokens (condition + noisy, ref excluded), W window length (51 officially), D video width,
-Da audio width, h heads, d head width. Only the frames / tokens that get updated are computed.
+Da audio width, h heads, d head width, g frame groups of m audio tokens (see FrameGroups). Only the
+frames / tokens that get updated are computed.
+
+V2A never builds the interpolated context of each audio token ([b, s, hw, Da]): its keys are linear
+in the two projected frames and the bias except for the RMS norm's scalar, so scores, norms and
+outputs are assembled from per-frame tensors and small Gram tables (V2ABlock.fuse).
 """
 
 from __future__ import annotations
@@ -68,11 +73,6 @@ class InterpTable:
     w_down: Tensor      # [s] float32
     doubled_from: int   # tokens >= this have w_up + w_down = 2
 
-    def rows(self, start: int, end: int) -> InterpTable:
-        end = min(end, self.up.shape[0])
-        return InterpTable(self.up[start:end], self.down[start:end], self.w_up[start:end],
-                           self.w_down[start:end], min(max(self.doubled_from - start, 0), end - start))
-
     def to(self, device: torch.device) -> InterpTable:
         up, down, w_up, w_down = (t.to(device) for t in (self.up, self.down, self.w_up, self.w_down))
         return InterpTable(up, down, w_up, w_down, self.doubled_from)
@@ -96,6 +96,55 @@ def interp_table(s: int, frames: int) -> InterpTable:
     return InterpTable(latent(up), latent(down), 1 - (up - ind), 1 - (ind - down), doubled_from)
 
 
+@dataclass(frozen=True)
+class FrameGroups:
+    """V2A: the updated audio tokens (>= first) grouped by the lower latent frame of their context.
+
+    Token i's context is a_i * frame[f] + b_i * frame[f + 1] + c_i * bias, f = its lower frame:
+    (a, b) = (w_down, w_up) when the two ends are adjacent latent frames, (w_down + w_up, 0) when
+    both fall in frame f, and c = -1 on the doubled last-frame tokens (one bias too many), else 0.
+    Tokens are in time order, so each latent frame holds one run of them; runs are padded to the
+    longest (m slots, padding has zero coefficients) so all frames are one batched matmul.
+    """
+
+    first: int          # index of the first updated audio token
+    first_frame: int    # lower frame f0 of group 0; group g is frame f0 + g
+    token: Tensor       # [g, m] long: token (counted from first) in each slot, 0 in padding
+    coef: Tensor        # [g, m, 3] float32: a, b, c of each slot
+    quad: Tensor        # [g, m, 6] float32: a², b², c², 2ab, 2ac, 2bc (the blend's squared norm)
+    slot: Tensor        # [s'] long: flat slot (g * m + rank) of each token
+
+    def to(self, device: torch.device) -> FrameGroups:
+        token, coef, quad, slot = (t.to(device) for t in (self.token, self.coef, self.quad, self.slot))
+        return FrameGroups(self.first, self.first_frame, token, coef, quad, slot)
+
+
+def frame_groups(table: InterpTable, first: int) -> FrameGroups:
+    """Group the tokens >= first of an interpolation table (host tensors; syncs are harmless here)."""
+    down, up = table.down[first:], table.up[first:]
+    w_down, w_up = table.w_down[first:], table.w_up[first:]
+    n = down.shape[0]
+    same = up == down
+    if not bool(((up == down + 1) | same).all() and (down[1:] >= down[:-1]).all()):
+        raise AssertionError("interpolation ends are expected in time order, on adjacent latent frames")
+    a = torch.where(same, w_down + w_up, w_down)
+    b = torch.where(same, torch.zeros_like(w_up), w_up)
+    c = -(torch.arange(first, first + n) >= table.doubled_from).float()
+    f0 = int(down[0])
+    counts = torch.bincount(down - f0)
+    g, m = counts.shape[0], int(counts.max())
+    starts = counts.cumsum(0) - counts
+    group = down - f0
+    slot = group * m + torch.arange(n) - starts[group]
+    token = torch.zeros(g * m, dtype=torch.long)
+    token[slot] = torch.arange(n)
+    coef = torch.zeros(g * m, 3)
+    coef[slot] = torch.stack([a, b, c], dim=-1)
+    ca, cb, cc = coef.unbind(-1)
+    quad = torch.stack([ca * ca, cb * cb, cc * cc, 2 * ca * cb, 2 * ca * cc, 2 * cb * cc], dim=-1)
+    return FrameGroups(first, f0, token.view(g, m), coef.view(g, m, 3), quad.view(g, m, 6), slot)
+
+
 class IndexTables:
     """Window / interpolation tables per (s, F, device), built once per shape, owned by a model."""
 
@@ -113,8 +162,10 @@ class IndexTables:
     def windows(self, s: int, frames: int, device: torch.device) -> Tensor:
         return self._get(("win", s, frames, str(device)), lambda: window_table(s, frames).to(device))
 
-    def interp(self, s: int, frames: int, device: torch.device) -> InterpTable:
-        return self._get(("interp", s, frames, str(device)), lambda: interp_table(s, frames).to(device))
+    def groups(self, s: int, frames: int, first: int, device: torch.device) -> FrameGroups:
+        """V2A token groups of the tokens >= first (FrameGroups), built on the host once per shape."""
+        return self._get(("groups", s, frames, first, str(device)),
+                         lambda: frame_groups(interp_table(s, frames), first).to(device))
 
 
 class A2VBlock(QKVAttention):
@@ -148,49 +199,82 @@ class A2VBlock(QKVAttention):
 class V2ABlock(QKVAttention):
     """Each audio token attends to the hw tokens of its interpolated video frame (`v2a_blocks.j`)."""
 
-    CHUNK_ELEMENTS = 1 << 27  # bound on b * tokens * hw * Da per chunk of interpolated keys
-
     def __init__(self, audio_dim: int, video_dim: int, num_heads: int, eps: float = 1e-6, operations=None,
                  device=None, dtype=None) -> None:
         super().__init__(audio_dim, num_heads, eps, operations, device, dtype,
                          q_dim=audio_dim, kv_dim=video_dim)
 
-    def fuse(self, audio: Tensor, video: Tensor, mask: Tensor, table: InterpTable, hw: int, first: int,
-             k_rope: Rope, attn: AttentionFn) -> Tensor:
-        """Update [b, s-first, Da] for audio tokens >= first; video [b, F*hw, D], mask [b, F*hw, 1]."""
-        b = audio.shape[0]
-        video = video.to(audio.dtype)
-        # Project before interpolating: the per-token mask and the interpolation commute
-        # with the linear maps, so k/v are computed on F*hw tokens instead of s*hw. Each projected
-        # token carries the bias once; the interpolation weights sum to 1, except on the doubled
-        # last-frame tokens, where one extra bias is taken off again.
-        masked = video * mask.to(audio.dtype)
-        kp = self.k(masked).unflatten(1, (-1, hw))                    # [b, F, hw, Da]
-        vp = self.v(masked).unflatten(1, (-1, hw))
-        zero = masked.new_zeros(1, 1, masked.shape[-1])
-        k_bias, v_bias = self.k(zero)[0], self.v(zero)[0]             # [1, Da], through the op
-        q = self.query(audio[:, first:])                              # [b, s', h, d]
-        n = q.shape[1]
-        step = max(1, self.CHUNK_ELEMENTS // max(1, b * hw * kp.shape[-1]))
-        outs = []
-        for start in range(0, n, step):  # a few chunks at most; bounds the [b, s', hw, Da] context
-            rows = table.rows(first + start, first + min(n, start + step))
-            k = self.norm_k(_blend(kp, rows, k_bias))
-            k = apply_rope(self.heads(k).flatten(0, 1), k_rope)      # [b s', hw, h, d]
-            v = self.heads(_blend(vp, rows, v_bias)).flatten(0, 1)
-            qc = q[:, start:start + step].flatten(0, 1)[:, None]      # [b s', 1, h, d]
-            outs.append(attn(qc, k, v, None).unflatten(0, (b, -1)))
-        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)   # [b, s', 1, h, d]
-        return self.output(out[:, :, 0])
+    def fuse(self, audio: Tensor, video: Tensor, mask: Tensor, groups: FrameGroups, hw: int,
+             k_rope: Rope) -> Tensor:
+        """Update [b, s-first, Da] for audio tokens >= groups.first; video [b, F*hw, D], mask [b, F*hw, 1].
+
+        The interpolated keys and values are never built: token i's key at spatial token j is
+        norm_k(a K[f,j] + b K[f+1,j] + c k_bias) roped at j (coefficients in `groups`), and the
+        norm's weight and RoPE are linear, so the scores are a, b, c times q_i against the roped
+        frames (A) and bias (B), divided by the blend's RMS, which a Gram table of (K[f], K[f+1],
+        k_bias) gives per (f, j). The values' probability-weighted sums split the same way. The
+        softmax is computed here in float32 (scores are only [b, s, h, hw]), so V2A does not go
+        through the model's attention function.
+        """
+        b, (g, m) = audio.shape[0], groups.token.shape
+        f0 = groups.first_frame
+        dtype = audio.dtype
+        # Project before interpolating (the mask and the blend commute with the linear maps), and
+        # only the frames the tokens read: f0 .. f0 + g, the last one as an upper frame.
+        masked = (video.unflatten(1, (-1, hw))[:, f0:f0 + g + 1].to(dtype)
+                  * mask.unflatten(1, (-1, hw))[:, f0:f0 + g + 1].to(dtype))
+        k, v = self.k(masked), self.v(masked)                          # [b, G', hw, Da], G' <= g + 1
+        del masked
+        zero = k.new_zeros(1, 1, video.shape[-1])
+        k_bias, v_bias = self.k(zero)[0, 0].float(), self.v(zero)[0, 0].float()   # [Da], through the op
+        kf = k.float()
+        rms = _blend_rms(kf, k_bias, groups, self.norm_k.eps)         # [b, g, 1, m, hw]
+        weight = self._norm_weight(dtype, k.device)
+        roped = apply_rope(self.heads(kf.mul_(weight)).flatten(0, 1), k_rope)       # [b G', hw, h, d]
+        del kf, k
+        a_keys = roped.unflatten(0, (b, -1)).transpose(2, 3)           # [b, G', h, hw, d]
+        bias_key = apply_rope(self.heads(k_bias * weight).expand(hw, -1, -1)[None], k_rope)
+        bias_key = bias_key[0].transpose(0, 1)                          # [h, hw, d]
+
+        q = self.query(audio[:, groups.first:]).float()                 # [b, s', h, d]
+        q = q[:, groups.token].transpose(2, 3)                          # [b, g, h, m, d]
+        ca, cb, cc = (c.view(1, g, 1, m, 1) for c in groups.coef.unbind(-1))
+        scores = ca * (q @ a_keys[:, :g].transpose(-1, -2)) + cc * (q @ bias_key.transpose(-1, -2))
+        upper = a_keys.shape[1] - 1                                     # groups with an upper frame
+        if upper > 0:
+            scores[:, :upper] += cb[:, :upper] * (q[:, :upper] @ a_keys[:, 1:].transpose(-1, -2))
+        del a_keys, q
+        probs = torch.softmax(scores.div_(rms * math.sqrt(self.head_dim)), dim=-1)    # [b, g, h, m, hw]
+        del scores, rms
+
+        vf = self.heads(v.float()).transpose(2, 3)                      # [b, G', h, hw, d]
+        out = ca * (probs @ vf[:, :g]) + cc * self.heads(v_bias)[:, None, :]
+        if upper > 0:
+            out[:, :upper] += cb[:, :upper] * (probs[:, :upper] @ vf[:, 1:])
+        out = out.transpose(2, 3).flatten(1, 2)[:, groups.slot]        # [b, s', h, d]
+        return self.output(out.to(dtype))
+
+    def _norm_weight(self, dtype: torch.dtype, device: torch.device) -> Tensor:
+        """norm_k's weight as float32 [Da], read through the op as the biases are (casts, offloaded
+        weights, patches): the norm of a row of ones is weight / sqrt(1 + eps)."""
+        ones = torch.ones(1, self.num_heads * self.head_dim, dtype=dtype, device=device)
+        return self.norm_k(ones)[0].float() * math.sqrt(1.0 + self.norm_k.eps)
 
 
-def _blend(frames: Tensor, rows: InterpTable, bias: Tensor) -> Tensor:
-    """frames [b, F, hw, C] -> [b, n, hw, C] interpolated context of the n audio tokens of `rows`.
+def _blend_rms(kf: Tensor, bias: Tensor, groups: FrameGroups, eps: float) -> Tensor:
+    """kf [b, G', hw, Da] float32 -> [b, g, 1, m, hw]: RMS (with the norm's eps) of each blended key.
 
-    Written as gather, scale, fused multiply-add (few passes over the large result).
+    |a K_f + b K_f+1 + c bias|^2 from the six Gram products of the three vectors per (f, j).
     """
-    shape = (1, -1, 1, 1)
-    out = frames.index_select(1, rows.down).mul_(rows.w_down.to(frames.dtype).view(shape))
-    out.addcmul_(frames.index_select(1, rows.up), rows.w_up.to(frames.dtype).view(shape))
-    out[:, rows.doubled_from:] -= bias   # both ends at the last frame: its bias was added twice
-    return out
+    g = groups.token.shape[0]
+    upper = kf.shape[1] - 1
+    norms = torch.einsum("bfjc,bfjc->bfj", kf, kf)                     # |K_f|^2
+    cross = torch.einsum("bfjc,bfjc->bfj", kf[:, :-1], kf[:, 1:])      # K_f . K_f+1
+    dots = kf @ bias                                                    # K_f . bias
+    pad = (0, 0, 0, g + 1 - kf.shape[1])
+    norms, dots = torch.nn.functional.pad(norms, pad), torch.nn.functional.pad(dots, pad)
+    cross = torch.nn.functional.pad(cross, (0, 0, 0, g - upper))
+    terms = torch.stack([norms[:, :g], norms[:, 1:], (bias @ bias).expand_as(cross), cross,
+                         dots[:, :g], dots[:, 1:]], dim=-1)              # [b, g, hw, 6]
+    rms2 = groups.quad.to(terms.dtype) @ terms.transpose(-1, -2)       # [b, g, m, hw]
+    return (rms2.clamp_min_(0.0) / kf.shape[-1] + eps).sqrt_()[:, :, None]

@@ -187,8 +187,8 @@ def _fuse_rows(vdit: VideoDiT, adit: AudioDiT, j: int, x_v: Tensor, x_a: Tensor,
     spatial = (1, p.grid[1], p.grid[2])
     new_v, new_a = x_v, x_a
     if p.run_v2a:
-        fa = adit.v2a_blocks[j].fuse(sa, vq, mask, adit.tables.interp(sa.shape[1], p.frames, device), p.hw,
-                                     p.audio_cond, adit.rope.get("grid", spatial, device), adit.attention)
+        groups = adit.tables.groups(sa.shape[1], p.frames, p.audio_cond, device)
+        fa = adit.v2a_blocks[j].fuse(sa, vq, mask, groups, p.hw, adit.rope.get("grid", spatial, device))
         start = p.ref_len + p.audio_cond
         new_a = torch.cat([x_a[:, :start], x_a[:, start:] + _gated(fa.to(x_a.dtype), p.v2a_gate)], dim=1)
     if p.run_a2v:
